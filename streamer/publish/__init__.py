@@ -1,0 +1,1 @@
+"""Publish: media, metadata and indexes into object storage."""

@@ -1,0 +1,55 @@
+"""The Storage interface. Backends: ``local`` (default), ``s3``, ``memory`` (tests).
+
+Keys are relative, ``/``-separated, and never contain ``..`` (see :func:`check_key`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from streamer.errors import StorageError
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could escape the store (absolute, ``..``, odd characters)."""
+    parts = key.split("/")
+    if not _KEY.match(key) or any(p in ("", ".", "..") for p in parts):
+        raise StorageError(f"invalid storage key {key!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    sha256: str | None = None
+    content_type: str | None = None
+    etag: str | None = None
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Object storage as publish needs it. Every method raises StorageError on failure."""
+
+    def put_file(
+        self, key: str, path: Path, *, content_type: str, cache_control: str, sha256: str
+    ) -> ObjectInfo: ...
+
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str, cache_control: str
+    ) -> ObjectInfo: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def list(self, prefix: str = "") -> list[str]: ...
+
+    def url(self, key: str) -> str: ...

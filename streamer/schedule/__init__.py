@@ -1,0 +1,1 @@
+"""The program of an event: model, YAML loader with line-numbered errors, importers."""
