@@ -1,0 +1,1 @@
+"""Pipeline: state DB, state machines, orchestrator, runner, demo."""

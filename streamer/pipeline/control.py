@@ -1,0 +1,66 @@
+"""What the admin API may ask of the running service. The orchestrator implements it.
+
+Kept as a Protocol so the API depends on an interface, not on APScheduler.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, model_validator
+
+
+class CutRequest(BaseModel):
+    """A correction of a session's window: absolute times, or offsets in seconds from the
+    scheduled start/end (negative = earlier). Absolute times without an offset are in the
+    event's zone."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    start_offset_s: float | None = None
+    end_offset_s: float | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CutRequest:
+        if self.start is not None and self.start_offset_s is not None:
+            raise ValueError("give start or start_offset_s, not both")
+        if self.end is not None and self.end_offset_s is not None:
+            raise ValueError("give end or end_offset_s, not both")
+        if all(
+            v is None for v in (self.start, self.end, self.start_offset_s, self.end_offset_s)
+        ):
+            raise ValueError("give at least one of start, end, start_offset_s, end_offset_s")
+        return self
+
+
+class Control(Protocol):
+    """Operations of the media team. Unknown ids raise ``NotFoundError``; an action that the
+    current state does not allow raises ``IllegalTransition`` (both from streamer.errors)."""
+
+    def status(self) -> dict[str, Any]:
+        """Broadcasts and sessions with state, progress and last error (``status --json``)."""
+        ...
+
+    def sessions(self, event_id: str) -> list[dict[str, Any]]:
+        """The program of one event, each session with ``state``, ``reason``, ``vod_id``."""
+        ...
+
+    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
+        """Store a correction, re-split and republish that session; returns its new state."""
+        ...
+
+    def publish(self, session_id: str) -> dict[str, Any]: ...
+
+    def unpublish(self, session_id: str) -> dict[str, Any]: ...
+
+    def record(self, broadcast_id: str) -> dict[str, Any]:
+        """Start (or resume) capturing a broadcast now."""
+        ...
+
+    def stop(self, broadcast_id: str) -> dict[str, Any]: ...
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the schedules; returns ``{"added": [...], "changed": [...], "removed":
+        [...], "kept": [...], "errors": [...]}`` of session ids."""
+        ...
