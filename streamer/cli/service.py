@@ -1,9 +1,145 @@
-"""CLI commands: service."""
+"""CLI commands: run, demo, status (the service itself)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamer.config import Settings
+from streamer.logs import setup as setup_logging
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def run(
+    port: int = typer.Option(
+        None, "--port", "-p", help="API port (default STREAMER_PORT or 8000)."
+    ),
+    host: str = typer.Option(None, "--host", help="Bind address (default STREAMER_HOST)."),
+) -> None:
+    """Run the service: follow every broadcast in the schedules, split, publish, serve the API.
+
+    SIGINT/SIGTERM stop captures cleanly; the next start resumes them.
+    """
+    from streamer.pipeline.orchestrator import Orchestrator
+    from streamer.pipeline.serve import serve
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+    settings.admin_token_value()  # refuse a placeholder token outside development, early
+
+    async def main() -> None:
+        orch = Orchestrator(settings)
+        async with serve(settings, orch, port=port or settings.port, host=host) as base:
+            Console(stderr=True).print(f"streamer running: {base}/  (API {base}/api/v1/vods)")
+            await _until_signal()
+
+    asyncio.run(main())
+
+
+def demo(
+    once: bool = typer.Option(False, "--once", help="Exit when every session is published."),
+    port: int = typer.Option(8000, "--port", "-p", help="Port of the API and viewer."),
+    sessions: int = typer.Option(3, "--sessions", min=1, max=10, help="Sessions of day 1."),
+    session_seconds: float = typer.Option(
+        20.0, "--session-seconds", min=5, max=600, help="Length of each compressed session."
+    ),
+) -> None:
+    """The forum's first sessions on a simulated broadcast, through the real pipeline.
+
+    Captures a local ffmpeg broadcast, cuts one VOD per session, publishes them to local
+    storage under data/demo/, and serves the viewer at http://127.0.0.1:PORT/.
+    """
+    from streamer.pipeline.demo import run_demo
+
+    settings = _settings()
+    setup_logging("WARNING")
+
+    async def main() -> bool:
+        task = asyncio.ensure_future(
+            run_demo(settings, port=port, once=once, sessions=sessions, session_s=session_seconds)
+        )
+        stopper = asyncio.ensure_future(_until_signal())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task not in done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return True
+        stopper.cancel()
+        result = task.result()
+        for line in result.lines:
+            typer.secho(f"demo: {line}", fg=typer.colors.RED, err=True)
+        return result.ok
+
+    ok = asyncio.run(main())
+    if not ok:
+        raise typer.Exit(1)
+
+
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Broadcasts and sessions with their state, progress and last error (from the state DB)."""
+    from streamer.pipeline.orchestrator import status_of
+    from streamer.pipeline.store import Store
+
+    settings = _settings()
+    data = status_of(Store(settings.db_url))
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_status(data)
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    console = Console()
+    bt = Table(title="broadcasts")
+    for col in ("id", "state", "window", "segments", "MB", "gaps", "reason"):
+        bt.add_column(col)
+    for b in data["broadcasts"]:
+        rec = b["recording"] or {}
+        bt.add_row(
+            f"{b['event_id']}.{b['id']}",
+            b["state"],
+            f"{b['start'][:16]} → {b['end'][11:16]}",
+            str(rec.get("segments", "")),
+            f"{rec.get('bytes', 0) / 1e6:.1f}" if rec else "",
+            str(rec.get("gaps", "")),
+            b["reason"] or "",
+        )
+    console.print(bt)
+    st = Table(title="sessions")
+    for col in ("id", "start", "state", "coverage", "title", "reason"):
+        st.add_column(col)
+    for s in data["sessions"]:
+        cov = f"{s['coverage']:.0%}" if s["coverage"] is not None else ""
+        st.add_row(s["id"], s["start"][:16], s["state"], cov, s["title_text"], s["reason"] or "")
+    console.print(st)
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(data["counts"].items()))
+    console.print(f"sessions by state: {counts or 'none'}")
+    for problem in data["schedule_errors"]:
+        console.print(f"[red]{problem}[/red]")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add this module's commands to ``app``."""
+    app.command()(run)
+    app.command()(demo)
+    app.command()(status)

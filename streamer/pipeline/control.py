@@ -27,9 +27,7 @@ class CutRequest(BaseModel):
             raise ValueError("give start or start_offset_s, not both")
         if self.end is not None and self.end_offset_s is not None:
             raise ValueError("give end or end_offset_s, not both")
-        if all(
-            v is None for v in (self.start, self.end, self.start_offset_s, self.end_offset_s)
-        ):
+        if all(v is None for v in (self.start, self.end, self.start_offset_s, self.end_offset_s)):
             raise ValueError("give at least one of start, end, start_offset_s, end_offset_s")
         return self
 

@@ -1,0 +1,86 @@
+"""The state machines of broadcasts and sessions: every allowed transition, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from streamer.errors import IllegalTransition
+
+
+class BroadcastState(StrEnum):
+    PLANNED = "planned"  # known, its watch not yet started
+    WATCHING = "watching"  # polling the resolver until it goes live
+    LIVE = "live"  # capturing
+    ENDED = "ended"  # capture finished (ENDLIST, was_live, stall after the end, or stop)
+    FAILED = "failed"  # could not capture; reason says why
+    MISSING = "missing"  # never went live in its window, or has no URL
+
+
+class SessionState(StrEnum):
+    PLANNED = "planned"
+    WAITING = "waiting"  # its broadcast is being watched
+    RECORDING = "recording"  # its window is open and the broadcast is live
+    SPLITTING = "splitting"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    INCOMPLETE = "incomplete"  # published, but the recording covers only part of it
+    FAILED = "failed"  # nothing publishable; reason says why (retried with backoff)
+    SKIPPED = "skipped"  # record: false
+    UNPUBLISHED = "unpublished"  # taken down by the media team
+
+
+B, S = BroadcastState, SessionState
+
+BROADCAST_TRANSITIONS: dict[BroadcastState, frozenset[BroadcastState]] = {
+    B.PLANNED: frozenset({B.WATCHING, B.LIVE, B.FAILED, B.MISSING}),
+    B.WATCHING: frozenset({B.LIVE, B.ENDED, B.FAILED, B.MISSING, B.PLANNED}),
+    B.LIVE: frozenset({B.WATCHING, B.ENDED, B.FAILED}),
+    # a broadcast may be recorded again by hand, or resumed after a restart
+    B.ENDED: frozenset({B.WATCHING, B.LIVE, B.PLANNED}),
+    B.FAILED: frozenset({B.PLANNED, B.WATCHING, B.LIVE}),
+    B.MISSING: frozenset({B.PLANNED, B.WATCHING, B.LIVE}),
+}
+
+_PROCESSABLE = frozenset({S.PLANNED, S.WAITING, S.RECORDING, S.FAILED})
+SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    S.PLANNED: frozenset({S.WAITING, S.RECORDING, S.SPLITTING, S.FAILED, S.SKIPPED}),
+    S.WAITING: frozenset({S.PLANNED, S.RECORDING, S.SPLITTING, S.FAILED, S.SKIPPED}),
+    S.RECORDING: frozenset({S.WAITING, S.SPLITTING, S.FAILED, S.SKIPPED}),
+    S.SPLITTING: frozenset({S.PUBLISHING, S.FAILED}),
+    S.PUBLISHING: frozenset({S.PUBLISHED, S.INCOMPLETE, S.FAILED}),
+    # re-cut, republish or take down
+    S.PUBLISHED: frozenset({S.SPLITTING, S.PUBLISHING, S.UNPUBLISHED}),
+    S.INCOMPLETE: frozenset({S.SPLITTING, S.PUBLISHING, S.UNPUBLISHED}),
+    S.FAILED: frozenset({S.PLANNED, S.WAITING, S.RECORDING, S.SPLITTING, S.SKIPPED}),
+    S.SKIPPED: frozenset({S.PLANNED}),
+    S.UNPUBLISHED: frozenset({S.SPLITTING, S.PUBLISHING, S.PLANNED}),
+}
+
+SESSION_DONE = frozenset({S.PUBLISHED, S.INCOMPLETE, S.SKIPPED, S.UNPUBLISHED})
+SESSION_PROCESSABLE = _PROCESSABLE
+
+
+def check_broadcast(current: str, target: str) -> BroadcastState:
+    """Return ``target`` as a state if the move is allowed, else raise IllegalTransition."""
+    return _check("broadcast", BroadcastState, BROADCAST_TRANSITIONS, current, target)
+
+
+def check_session(current: str, target: str) -> SessionState:
+    return _check("session", SessionState, SESSION_TRANSITIONS, current, target)
+
+
+T = TypeVar("T", BroadcastState, SessionState)
+
+
+def _check(kind: str, enum: type[T], table: dict[T, frozenset[T]], current: str, target: str) -> T:
+    try:
+        cur, tgt = enum(current), enum(target)
+    except ValueError as exc:
+        raise IllegalTransition(f"unknown {kind} state: {exc}") from exc
+    if cur == tgt:
+        return tgt
+    if tgt not in table[cur]:
+        allowed = ", ".join(sorted(table[cur])) or "nothing"
+        raise IllegalTransition(f"{kind} cannot go from {cur} to {tgt} (allowed: {allowed})")
+    return tgt
