@@ -1,0 +1,317 @@
+"""The service end to end: `streamer run` on a short simulated schedule, killed and restarted,
+steered through the admin API; and `streamer demo --once`.
+
+Real parts only: ffmpeg publishing HLS on 127.0.0.1, yt-dlp's generic extractor, the HLS
+poller, ffmpeg cuts, the local store, uvicorn, SQLite, APScheduler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from streamer.simulate import SimulatedBroadcast
+from streamer.timeutil import iso, now
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "e2e-admin-token-0123456789"
+SECRET = "hook-secret"
+STREAMER = [sys.executable, "-m", "streamer"]
+
+
+class Hooks:
+    """A webhook receiver on loopback that checks signatures."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.bad_signatures = 0
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                want = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                if self.headers.get("X-Streamer-Signature") != want:
+                    hooks.bad_signatures += 1
+                hooks.events.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kinds(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
+
+
+def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115
+    return subprocess.Popen(
+        [*STREAMER, "run", "--port", str(port)], env=env, stdout=out, stderr=out
+    )
+
+
+def status(client: httpx.Client) -> dict[str, Any]:
+    resp = client.get("/api/v1/admin/status", headers={"Authorization": f"Bearer {TOKEN}"})
+    resp.raise_for_status()
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def sessions_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for s in data["sessions"]}
+
+
+def get_status(client: httpx.Client) -> dict[str, Any] | None:
+    try:
+        return status(client)
+    except httpx.HTTPError:
+        return None
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimulatedBroadcast]:
+    with SimulatedBroadcast(tmp_path / "sim", segment_s=1.0, width=320, height=180, window=40) as b:
+        b.wait_ready()
+        yield b
+
+
+def write_schedule(path: Path, url: str, t0: Any) -> None:
+    def t(s: float) -> str:
+        return iso(t0 + timedelta(seconds=s))
+
+    path.write_text(
+        f"""
+event:
+  id: testfest
+  title: {{ko: "테스트 페스트", en: "Test Fest"}}
+  timezone: Asia/Seoul
+broadcasts:
+  - id: main
+    url: {url}
+    start: {t(0)}
+    end: {t(40)}
+  - id: side
+    start: {t(0)}
+    end: {t(40)}
+sessions:
+  - id: s1
+    broadcast: main
+    start: {t(6)}
+    end: {t(20)}
+    title: {{ko: "첫 세션", en: "First session"}}
+    speakers: [{{name: "정재승", affiliation: "KAIST"}}]
+    language: ko
+  - id: s2
+    broadcast: main
+    start: {t(20)}
+    end: {t(34)}
+    title: "Second session"
+    language: en
+  - id: side1
+    broadcast: side
+    start: {t(5)}
+    end: {t(10)}
+    title: "Nobody streams this"
+""",
+        "utf-8",
+    )
+
+
+def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
+    tmp_path: Path, sim: SimulatedBroadcast, free_port: int
+) -> None:
+    hooks = Hooks()
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    t0 = now()
+    write_schedule(schedules / "testfest.yaml", sim.url, t0)
+    env = {
+        **os.environ,
+        "STREAMER_DATA_DIR": str(tmp_path / "data"),
+        "STREAMER_SCHEDULES": str(schedules),
+        "STREAMER_ADMIN_TOKEN": TOKEN,
+        "STREAMER_GRACE_S": "2",
+        "STREAMER_WATCH_LEAD_S": "60",
+        "STREAMER_STALL_TIMEOUT_S": "8",
+        "STREAMER_LATE_LIMIT_S": "30",
+        "STREAMER_WEBHOOKS": json.dumps([hooks.url]),
+        "STREAMER_WEBHOOK_SECRET": SECRET,
+    }
+    log = tmp_path / "service.log"
+    client = httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=120)
+    proc = start_service(env, free_port, log)
+    try:
+        wait_for(
+            lambda: (st := get_status(client))
+            and any(b["id"] == "main" and b["state"] == "live" for b in st["broadcasts"]),
+            40,
+            "the broadcast to go live",
+        )
+        time.sleep(max(0.0, 12 - (now() - t0).total_seconds()))
+        proc.send_signal(signal.SIGKILL)  # a crash mid-broadcast, inside session s1
+        proc.wait(10)
+        killed_at = now()
+        time.sleep(2)
+        proc = start_service(env, free_port, log)
+        wait_for(lambda: get_status(client), 30, "the restarted service")
+        restart_s = (now() - killed_at).total_seconds()
+
+        wait_for(lambda: now() > t0 + timedelta(seconds=36), 60, "the broadcast's end")
+        sim.stop()  # ENDLIST
+
+        def both_published() -> bool:
+            st = get_status(client)
+            if not st:
+                return False
+            by = sessions_by_id(st)
+            return all(by[s]["state"] == "published" for s in ("s1", "s2"))
+
+        wait_for(both_published, 120, "s1 and s2 to be published")
+        st = status(client)
+        by = sessions_by_id(st)
+        # the session without a stream fails with a reason that says why
+        wait_for(
+            lambda: sessions_by_id(status(client))["side1"]["state"] == "failed", 30, "side1"
+        )
+        side = sessions_by_id(status(client))["side1"]
+        assert "missing" in side["reason"] or "never recorded" in side["reason"]
+        sides = [b for b in st["broadcasts"] if b["id"] == "side"]
+        assert sides[0]["state"] == "missing" and "no URL" in sides[0]["reason"]
+
+        # the restart came well inside the 40 s playlist window: nothing lost
+        rec_dir = tmp_path / "data" / "recordings" / "testfest" / "main"
+        inspect = subprocess.run(
+            [*STREAMER, "inspect", str(rec_dir), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        timeline = json.loads(inspect.stdout)
+        assert restart_s < 30
+        assert timeline["gaps"] == [], timeline["gaps"]
+
+        # the index lists both, and its media are there
+        index = json.loads(
+            (tmp_path / "data" / "public" / "testfest" / "index.json").read_text("utf-8")
+        )
+        items = {i["session_id"]: i for i in index["items"]}
+        assert set(items) == {"s1", "s2"}
+        assert abs(items["s1"]["duration_s"] - 14) < 1.0
+        assert items["s1"]["title"]["ko"] == "첫 세션"
+        media = client.get(items["s1"]["media_url"])
+        assert media.status_code == 200 and len(media.content) == items["s1"]["size_bytes"]
+
+        # status --json from the CLI, beside the running service
+        cli = subprocess.run(
+            [*STREAMER, "status", "--json"], capture_output=True, text=True, check=True, env=env
+        )
+        cli_sessions = sessions_by_id(json.loads(cli.stdout))
+        assert cli_sessions["side1"]["reason"] == side["reason"]
+        assert cli_sessions["s1"]["state"] == "published"
+
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        # the media team shortens s1 by 4 s: re-split, republished as version 2
+        resp = client.post("/api/v1/admin/sessions/s1/cut", json={"end_offset_s": -4}, headers=auth)
+        assert resp.status_code == 200, resp.text
+        index = json.loads(
+            (tmp_path / "data" / "public" / "testfest" / "index.json").read_text("utf-8")
+        )
+        s1 = next(i for i in index["items"] if i["session_id"] == "s1")
+        assert abs(s1["duration_s"] - 10) < 1.0 and s1["version"] == items["s1"]["version"] + 1
+
+        # a bad request is refused with reasons, and changes nothing
+        bad = client.post("/api/v1/admin/sessions/s1/cut", json={"end": "yesterday"}, headers=auth)
+        assert bad.status_code == 422
+        assert client.post("/api/v1/admin/sessions/s1/cut", json={}).status_code == 401
+
+        # unpublish s2: gone from the index first, then its objects
+        resp = client.post("/api/v1/admin/sessions/s2/unpublish", headers=auth)
+        assert resp.status_code == 200, resp.text
+        index = json.loads(
+            (tmp_path / "data" / "public" / "testfest" / "index.json").read_text("utf-8")
+        )
+        assert [i["session_id"] for i in index["items"]] == ["s1"]
+        assert not (tmp_path / "data" / "public" / "testfest" / "s2.mp4").exists()
+
+        # reload: a new session is added, a published one removed from the file is kept
+        text = (schedules / "testfest.yaml").read_text("utf-8")
+        text = text.replace("  - id: s1\n", "  - id: s0\n    broadcast: main\n"
+                            f"    start: {iso(t0 + timedelta(hours=5))}\n"
+                            f"    end: {iso(t0 + timedelta(hours=6))}\n"
+                            "    title: Later\n  - id: s1-gone\n", 1)
+        (schedules / "testfest.yaml").write_text(text, "utf-8")
+        diff = client.post("/api/v1/admin/reload", headers=auth).json()
+        assert "s0" in diff["added"] and "s1" in diff["kept"], diff
+
+        assert hooks.bad_signatures == 0
+        kinds = hooks.kinds()
+        assert "broadcast.live" in kinds and kinds.count("session.published") >= 3, kinds
+        assert "session.failed" in kinds
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = -9
+            assert rc == 0, log.read_text()[-3000:]
+        client.close()
+
+
+def test_demo_once_publishes_every_session(tmp_path: Path, free_port: int) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "STREAMER_DATA_DIR": str(tmp_path / "data"),
+           "STREAMER_SCHEDULES": str(root / "schedules")}
+    started = time.monotonic()
+    done = subprocess.run(
+        [*STREAMER, "demo", "--once", "--port", str(free_port), "--session-seconds", "12"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert time.monotonic() - started < 240
+    index_path = tmp_path / "data" / "demo" / "data" / "public"
+    index_file = next(index_path.glob("*/index.json"))
+    index = json.loads(index_file.read_text("utf-8"))
+    assert len(index["items"]) == 3
+    for item in index["items"]:
+        assert abs(item["duration_s"] - 12) < 1.0
+        assert item["gaps"] == []
+        assert (index_file.parent / f"{item['session_id']}.mp4").stat().st_size == item["size_bytes"]
+    assert "published" in done.stdout and "index.json" in done.stdout
