@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     s3_presign: bool = False
     s3_part_size_mb: int = Field(default=16, ge=5)
     s3_concurrency: int = Field(default=8, ge=1)
+    s3_retry_total_s: float = Field(
+        default=300.0, gt=0, description="how long one S3 operation may keep failing"
+    )
+    s3_presign_expires_s: int = Field(default=7 * 24 * 3600, ge=1, le=7 * 24 * 3600)
     admin_token: SecretStr = SecretStr("")
     cors_origins: list[str] = ["*"]
     host: str = "127.0.0.1"
@@ -47,6 +51,7 @@ class Settings(BaseSettings):
     # capture
     watch_lead_s: float = 15 * 60
     late_limit_s: float = 60 * 60
+    watch_poll_s: float = 30.0
     stall_timeout_s: float = 60.0
     max_height: int = 1080
     cookies_file: Path | None = None

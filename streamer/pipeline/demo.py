@@ -88,12 +88,14 @@ async def run_demo(
             "watch_lead_s": 60.0,
             "late_limit_s": 60.0,
             "stall_timeout_s": 10.0,
+            "watch_poll_s": 2.0,
             "port": port,
         }
     )
     sim = SimulatedBroadcast(root / "sim", segment_s=1.0, width=640, height=360)
     sim.start()
     try:
+        await asyncio.to_thread(sim.wait_ready)
         program = compress(forum, sim.url, now(), sessions, session_s)
         (root / "schedules" / FORUM_FILE).write_text(dump_program(program), "utf-8")
         orch = Orchestrator(demo_settings, tick_s=1.0)

@@ -249,17 +249,21 @@ class Orchestrator:
         try:
             if b.state != "live":
                 self._set_broadcast(b, "watching", None)
-                result = await _until_stopped(
-                    watch(self.resolver, b.url, not_after=not_after), stop
+                watched = await watch(
+                    self.resolver,
+                    b.url,
+                    not_after=not_after,
+                    poll_s=self.settings.watch_poll_s,
+                    stop=stop,
                 )
-                if result is None:
+                if watched.state == "stopped":
                     self._set_broadcast(b, "planned", "watch stopped")
                     return
-                if not result.is_live:
-                    status = result.live_status or "not live"
-                    self._set_broadcast(
-                        b, "missing", f"did not go live before {iso(not_after)} ({status})"
-                    )
+                if watched.state == "missed":
+                    self._set_broadcast(b, "missing", watched.reason)
+                    return
+                if watched.state == "ended":
+                    self._set_broadcast(b, "ended", watched.reason)
                     return
             self._set_broadcast(b, "live", None)
             self._emit("broadcast.live", {"event_id": event_id, "broadcast_id": broadcast_id})
@@ -276,6 +280,8 @@ class Orchestrator:
                 stall_timeout_s=self.settings.stall_timeout_s,
                 stop=stop,
                 on_progress=progress,
+                # keep what the playlist window still holds of the broadcast so far
+                backfill_s=max(0.0, (now() - b.start).total_seconds()),
                 meta={"event_id": event_id, "broadcast_id": broadcast_id, "source_url": b.url},
             )
             self.store.save_recording(
@@ -525,18 +531,6 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-async def _until_stopped(coro: Coroutine[Any, Any, Any], stop: asyncio.Event) -> Any:
-    """Await ``coro`` unless ``stop`` is set first (then cancel it and return None)."""
-    task = asyncio.ensure_future(coro)
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        stopper.cancel()
-        return task.result()
-    task.cancel()
-    return None
 
 
 def broadcast_json(b: BroadcastView) -> dict[str, Any]:
