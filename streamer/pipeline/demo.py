@@ -118,17 +118,19 @@ async def run_demo(
             end = program.broadcasts[0].end
             deadline = end + timedelta(seconds=120)
             stopped = False
-            last = ""
+            seen: dict[str, str] = {}
             while True:
                 moment = now()
                 if not stopped and moment >= end + timedelta(seconds=2):
                     sim.stop()  # the broadcast ends: ENDLIST
                     stopped = True
                 views = orch.store.sessions(program.event.id)
-                line = "  ".join(f"{v.id}:{v.state}" for v in views)
-                if line != last:
-                    console.print(f"  [{moment.astimezone(program.event.tz):%H:%M:%S}] {line}")
-                    last = line
+                clock = f"{moment.astimezone(program.event.tz):%H:%M:%S}"
+                for v in views:
+                    if seen.get(v.id) != v.state:
+                        why = f" ({v.reason})" if v.reason else ""
+                        console.print(f"  {clock} {v.id} → {v.state}{why}", highlight=False)
+                        seen[v.id] = v.state
                 done = all(v.state in SESSION_DONE for v in views)
                 failed_for_good = [
                     v for v in views if v.state == "failed" and "retry" not in (v.reason or "")

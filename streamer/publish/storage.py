@@ -6,6 +6,7 @@ Keys are relative, ``/``-separated, and never contain ``..`` (see :func:`check_k
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -30,6 +31,8 @@ class ObjectInfo:
     sha256: str | None = None
     content_type: str | None = None
     etag: str | None = None
+    checksum_sha256: str | None = None  # the store's own checksum (S3), base64
+    cache_control: str | None = None
 
 
 @runtime_checkable
@@ -37,8 +40,17 @@ class Storage(Protocol):
     """Object storage as publish needs it. Every method raises StorageError on failure."""
 
     def put_file(
-        self, key: str, path: Path, *, content_type: str, cache_control: str, sha256: str
-    ) -> ObjectInfo: ...
+        self,
+        key: str,
+        path: Path,
+        *,
+        content_type: str,
+        cache_control: str,
+        sha256: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> ObjectInfo:
+        """Store a file, verified against ``sha256``; ``progress`` gets bytes sent so far."""
+        ...
 
     def put_bytes(
         self, key: str, data: bytes, *, content_type: str, cache_control: str
