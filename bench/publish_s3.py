@@ -1,0 +1,171 @@
+"""Upload one large VOD to a local S3 server: S3Storage.put_file against boto3's upload_file.
+
+    .venv/bin/python bench/publish_s3.py [--size-mb 500] [--runs 5] [--endpoint URL]
+
+The server is moto's standalone server in its own process (so it does not share our GIL), on
+127.0.0.1. Ours includes what publishing needs and the baseline does not do: a SHA256 checksum
+per part, ContentType/CacheControl/metadata, and verification after the upload (head, size,
+sha256, the store's checksum). Prints the median of each, and the ratio baseline/ours (> 1 means
+ours is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamer.publish.s3 import S3Storage  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+MB = 1024 * 1024
+
+
+def make_input(size_mb: int) -> tuple[Path, str]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"vod-{size_mb}m.bin"
+    if not path.exists() or path.stat().st_size != size_mb * MB:
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            for _ in range(size_mb):
+                f.write(os.urandom(MB))
+        tmp.replace(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 * MB):
+            digest.update(chunk)
+    return path, digest.hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).parent / "moto_server"
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("moto_server did not start")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--part-size-mb", type=int, default=16, help="ours (STREAMER default)")
+    parser.add_argument("--concurrency", type=int, default=8, help="ours (STREAMER default)")
+    parser.add_argument(
+        "--endpoint", help="an S3 endpoint to use instead of a local moto (e.g. a MinIO)"
+    )
+    parser.add_argument("--bucket", default="bench")
+    args = parser.parse_args()
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    path, sha = make_input(args.size_mb)
+    server = None
+    endpoint = args.endpoint
+    if endpoint is None:
+        port = free_port()
+        server = start_server(port)
+        endpoint = f"http://127.0.0.1:{port}"
+    bucket = args.bucket
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(Bucket=bucket)
+        ours = S3Storage(
+            bucket,
+            "ours",
+            endpoint_url=endpoint,
+            region="us-east-1",
+            path_style=True,
+            part_size=args.part_size_mb * MB,
+            concurrency=args.concurrency,
+        )
+
+        def run_ours() -> None:
+            ours.put_file(
+                "vod.mp4",
+                path,
+                content_type="video/mp4",
+                cache_control="public, max-age=86400",
+                sha256=sha,
+            )
+
+        def run_baseline() -> None:
+            client.upload_file(str(path), bucket, "baseline/vod.mp4")  # boto3 defaults
+
+        times: dict[str, list[float]] = {"ours": [], "boto3 upload_file": []}
+        # one uncounted round: connections, the server's first allocations, the page cache
+        for fn in (run_ours, run_baseline):
+            fn()
+        for i in range(args.runs):
+            order = [("ours", run_ours), ("boto3 upload_file", run_baseline)]
+            if i % 2:
+                order.reverse()  # alternate, so neither always runs on a warmer server
+            for name, fn in order:
+                client.delete_object(Bucket=bucket, Key="ours/vod.mp4")
+                client.delete_object(Bucket=bucket, Key="baseline/vod.mp4")
+                elapsed = timed(fn)
+                times[name].append(elapsed)
+                print(f"run {i + 1} {name:18s} {elapsed:7.2f} s", flush=True)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print()
+    where = "moto S3 on loopback" if server is not None else endpoint
+    print(f"{args.size_mb} MB to {where}, median of {args.runs}:")
+    for name, t in med.items():
+        spread = f"min {min(times[name]):.2f} max {max(times[name]):.2f}"
+        print(f"  {name:18s} {t:7.2f} s  {args.size_mb / t:7.1f} MB/s  ({spread})")
+    ratio = med["boto3 upload_file"] / med["ours"]
+    best = min(times["boto3 upload_file"]) / min(times["ours"])
+    print(f"  ratio (baseline time / ours): {ratio:.2f}x median, {best:.2f}x best  (goal >= 1.0x)")
+    print(f"  load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,511 @@
+"""The catalog: VOD records, per-event indexes, ``events.json`` and feeds in a Storage.
+
+The publish order is what keeps readers safe (DESIGN §2.4): media → verify → per-VOD JSON →
+``{event}/index.json`` → ``events.json`` → ``{event}/feed.xml``. The index is rebuilt from the
+per-VOD JSON objects present in storage, and those are written only after their media are
+verified, so the index never names an object that is not there. Unpublishing runs the other
+way: the record goes first, then the index is rebuilt, then the media are deleted.
+
+Every write is skipped when the object already holds the same content, so re-publishing an
+unchanged VOD uploads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from streamer.errors import NotFound, NotFoundError, StorageError
+from streamer.publish.digest import sha256_file
+from streamer.publish.feed import build_feed
+from streamer.publish.storage import Storage, check_key
+from streamer.timeutil import iso, now, parse_iso
+from streamer.vod import VodRecord, dump, vod_id
+
+log = logging.getLogger(__name__)
+
+INDEX = "index.json"
+EVENTS = "events.json"
+FEED = "feed.xml"
+# keys under {event}/ ending in .json that are not VOD records
+_NOT_RECORDS = {INDEX, "event.json"}
+
+CACHE_MEDIA = "public, max-age=86400"  # a re-cut keeps its key; a day bounds staleness
+CACHE_RECORD = "public, max-age=60"
+CACHE_INDEX = "public, max-age=60"
+CACHE_FEED = "public, max-age=300"
+JSON = "application/json; charset=utf-8"
+
+# fields publish fills in; they do not count as a change of the VOD
+_PUBLISH_FIELDS = {"media_url", "thumbnail_url", "published_at", "updated_at", "version"}
+
+Progress = Callable[[str, int, int], None]
+
+
+def cache_control_for(key: str) -> str:
+    """The Cache-Control an object gets in S3, for servers of the local store to match."""
+    if key.endswith((".mp4", ".jpg")):
+        return CACHE_MEDIA
+    if key.endswith(".xml"):
+        return CACHE_FEED
+    return CACHE_INDEX
+
+
+def media_key(event_id: str, session_id: str) -> str:
+    return check_key(f"{event_id}/{session_id}.mp4")
+
+
+def thumbnail_key(event_id: str, session_id: str) -> str:
+    return check_key(f"{event_id}/{session_id}.jpg")
+
+
+def record_key(event_id: str, session_id: str) -> str:
+    return check_key(f"{event_id}/{session_id}.json")
+
+
+def index_key(event_id: str) -> str:
+    return check_key(f"{event_id}/{INDEX}")
+
+
+def feed_key(event_id: str) -> str:
+    return check_key(f"{event_id}/{FEED}")
+
+
+def encode_json(value: Any) -> bytes:
+    """UTF-8 JSON, Korean as is (not \\u escapes), stable key order for byte comparison."""
+    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
+
+
+def read_json(storage: Storage, key: str) -> Any | None:
+    """The JSON object at ``key``, or None if absent; StorageError if it is not JSON."""
+    try:
+        data = storage.get_bytes(key)
+    except NotFound:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise StorageError(f"{key} is not valid JSON: {exc}") from exc
+
+
+def read_index(storage: Storage, event_id: str) -> dict[str, Any] | None:
+    """``{event}/index.json`` as a dict, or None when the event has none."""
+    value = read_json(storage, index_key(event_id))
+    return value if isinstance(value, dict) else None
+
+
+def read_events(storage: Storage) -> dict[str, Any]:
+    """``events.json`` as a dict; an empty list of events when there is none yet."""
+    value = read_json(storage, EVENTS)
+    return value if isinstance(value, dict) else {"events": [], "generated_at": None}
+
+
+def read_record(storage: Storage, event_id: str, session_id: str) -> VodRecord | None:
+    value = read_json(storage, record_key(event_id, session_id))
+    if value is None:
+        return None
+    try:
+        return VodRecord.model_validate(value)
+    except ValidationError as exc:
+        raise StorageError(f"{record_key(event_id, session_id)}: bad record: {exc}") from exc
+
+
+@dataclass
+class Report:
+    """What a publish run did (or, dry, would do): keys written and keys left as they were."""
+
+    uploaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    bytes_uploaded: int = 0
+
+
+@dataclass(frozen=True)
+class _Local:
+    """A session's files in the split output, hashed."""
+
+    record: VodRecord
+    media: Path
+    media_sha: str
+    media_stat: tuple[int, int]  # (size, mtime_ns) when hashed
+    thumb: Path | None
+    thumb_sha: str | None
+    thumb_stat: tuple[int, int]
+
+
+class Publisher:
+    """Publishes split output into ``storage``. ``on_progress(key, done, total)`` in bytes."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        on_progress: Progress | None = None,
+        dry_run: bool = False,
+        refresh_urls: bool = False,
+    ) -> None:
+        self.storage = storage
+        self.on_progress = on_progress
+        self.dry_run = dry_run
+        # rewrite records whose URLs changed though nothing else did (presigned URLs expire)
+        self.refresh_urls = refresh_urls
+        self.report = Report()
+
+    # -- publish -------------------------------------------------------------------------------
+
+    def publish_session(self, vod_dir: Path, event_id: str, session_id: str) -> VodRecord:
+        """Publish one session of ``{vod_dir}/{event_id}/``, then its event's index and feed."""
+        event = load_event(vod_dir / event_id, event_id)
+        record = self._publish_one(vod_dir / event_id, event_id, session_id)
+        self._finish_event(event_id, event)
+        return record
+
+    def publish_dir(self, vod_dir: Path) -> list[VodRecord]:
+        """Publish every session found under ``vod_dir`` (``{event}/{session}.mp4`` + ``.json``).
+
+        Each event's index is rebuilt once, after all its sessions are stored."""
+        records: list[VodRecord] = []
+        for event_id, session_ids in find_sessions(vod_dir).items():
+            event = load_event(vod_dir / event_id, event_id)
+            for session_id in session_ids:
+                records.append(self._publish_one(vod_dir / event_id, event_id, session_id))
+            self._finish_event(event_id, event)
+        return records
+
+    def unpublish(self, event_id: str, session_id: str) -> None:
+        """Remove a VOD: its index entry (and feed item) first, then its record and media.
+
+        Running it again after a failure finishes the job: it goes by the objects left."""
+        keys = [
+            record_key(event_id, session_id),
+            media_key(event_id, session_id),
+            thumbnail_key(event_id, session_id),
+        ]
+        present = [k for k in keys if self.storage.head(k) is not None]
+        if not present:
+            raise NotFoundError(f"no published VOD {vod_id(event_id, session_id)}")
+        self._finish_event(event_id, None, exclude={session_id})
+        for key in keys:
+            if key in present:
+                self._delete(key)
+
+    def rebuild_index(
+        self,
+        event_id: str,
+        event: dict[str, Any] | None = None,
+        *,
+        exclude: set[str] | frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """Rebuild ``{event}/index.json`` from the records in storage (less ``exclude``d
+        sessions); returns the index."""
+        previous = read_index(self.storage, event_id)
+        if event is None:
+            event = (previous or {}).get("event") or _minimal_event(event_id)
+        items = [dump(r) for r in self._stored_records(event_id) if r.session_id not in exclude]
+        index = {"event": event, "items": items, "generated_at": iso(now())}
+        if previous is not None and _same(previous, index, "generated_at"):
+            self._skip(index_key(event_id))
+            return previous
+        self._put_bytes(index_key(event_id), encode_json(index), JSON, CACHE_INDEX)
+        return index
+
+    def rebuild_events(self) -> dict[str, Any]:
+        """Rebuild the root ``events.json`` from the event indexes in storage."""
+        entries: list[dict[str, Any]] = []
+        for key in self.storage.list(""):
+            parts = key.split("/")
+            if len(parts) != 2 or parts[1] != INDEX:
+                continue
+            index = read_json(self.storage, key)
+            if not isinstance(index, dict) or not index.get("items"):
+                continue  # an event with nothing published is not listed
+            event = index.get("event") or _minimal_event(parts[0])
+            items = index["items"]
+            entries.append(
+                {
+                    "id": parts[0],
+                    "title": event.get("title"),
+                    "timezone": event.get("timezone"),
+                    "index_url": self.storage.url(key),
+                    "feed_url": self.storage.url(feed_key(parts[0])),
+                    "count": len(items),
+                    "updated_at": max((i.get("updated_at") or "" for i in items), default=None),
+                }
+            )
+        entries.sort(key=lambda e: e["id"])
+        doc = {"events": entries, "generated_at": iso(now())}
+        previous = read_json(self.storage, EVENTS)
+        if isinstance(previous, dict) and _same(previous, doc, "generated_at"):
+            self._skip(EVENTS)
+            return previous
+        self._put_bytes(EVENTS, encode_json(doc), JSON, CACHE_INDEX)
+        return doc
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _publish_one(self, event_dir: Path, event_id: str, session_id: str) -> VodRecord:
+        local = load_local(event_dir, event_id, session_id)
+        existing = read_record(self.storage, event_id, session_id)
+        mkey, tkey = media_key(event_id, session_id), thumbnail_key(event_id, session_id)
+
+        media_changed = self._ensure_file(
+            mkey, local.media, local.media_sha, local.media_stat, "video/mp4", existing, "sha256"
+        )
+        thumb_changed = False
+        if local.thumb is not None and local.thumb_sha is not None:
+            thumb_changed = self._ensure_file(
+                tkey,
+                local.thumb,
+                local.thumb_sha,
+                local.thumb_stat,
+                "image/jpeg",
+                existing,
+                "thumbnail_sha256",
+            )
+
+        stamp = iso(now())
+        record = local.record.model_copy(
+            update={
+                "media_url": self.storage.url(mkey),
+                "thumbnail_url": self.storage.url(tkey) if local.thumb is not None else None,
+            }
+        )
+        if existing is None:
+            record = record.model_copy(
+                update={"published_at": stamp, "updated_at": stamp, "version": 1}
+            )
+        else:
+            content_changed = _content(existing) != _content(record)
+            changed = media_changed or thumb_changed or content_changed
+            record = record.model_copy(
+                update={
+                    "published_at": existing.published_at or stamp,
+                    "updated_at": stamp if changed else existing.updated_at,
+                    "version": existing.version + 1 if changed else existing.version,
+                }
+            )
+        rkey = record_key(event_id, session_id)
+        if (
+            existing is not None
+            and not self.refresh_urls
+            and _content(existing) == _content(record)
+        ):
+            record = record.model_copy(
+                update={"media_url": existing.media_url, "thumbnail_url": existing.thumbnail_url}
+            )
+        if existing is not None and dump(existing) == dump(record):
+            self._skip(rkey)
+        else:
+            # only now, with the media verified in place, may the record appear
+            self._put_bytes(rkey, encode_json(dump(record)), JSON, CACHE_RECORD)
+        return record
+
+    def _ensure_file(
+        self,
+        key: str,
+        path: Path,
+        sha: str,
+        stat: tuple[int, int],
+        content_type: str,
+        existing: VodRecord | None,
+        existing_sha: str,
+    ) -> bool:
+        """Upload ``path`` to ``key`` unless the store already holds it; True if uploaded.
+
+        ``stat`` is (size, mtime_ns) from when ``sha`` was computed."""
+        size = stat[0]
+        known = getattr(existing, existing_sha, None) if existing is not None else None
+        info = self.storage.head(key)
+        if (
+            info is not None
+            and info.size == size
+            and (info.sha256 == sha or (info.sha256 is None and known == sha))
+        ):
+            self._skip(key)
+            return False
+        if self.dry_run:
+            self.report.uploaded.append(key)
+            self.report.bytes_uploaded += size
+            return True
+
+        def progress(done: int) -> None:
+            if self.on_progress is not None:
+                self.on_progress(key, done, size)
+
+        progress(0)
+        stored = self.storage.put_file(
+            key,
+            path,
+            content_type=content_type,
+            cache_control=CACHE_MEDIA,
+            sha256=sha,
+            progress=progress,
+        )
+        if _stat(path) != stat:
+            # sha was computed before; bytes that went up may not be the bytes hashed
+            raise StorageError(f"{path} changed while publishing; publish again")
+        # the backend verifies; a second look here guards against a backend that does not
+        check = self.storage.head(key)
+        if check is None or check.size != size or check.sha256 not in (None, sha):
+            raise StorageError(f"{key}: verification failed after upload ({check})")
+        progress(size)
+        self.report.uploaded.append(key)
+        self.report.bytes_uploaded += stored.size
+        return True
+
+    def _finish_event(
+        self,
+        event_id: str,
+        event: dict[str, Any] | None,
+        exclude: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        index = self.rebuild_index(event_id, event, exclude=exclude)
+        self.rebuild_events()
+        self._write_feed(event_id, index)
+
+    def _write_feed(self, event_id: str, index: dict[str, Any]) -> None:
+        key = feed_key(event_id)
+        data = build_feed(index, self.storage.url(index_key(event_id)))
+        try:
+            old = self.storage.get_bytes(key)
+        except NotFound:
+            old = None
+        if old == data:
+            self._skip(key)
+            return
+        self._put_bytes(key, data, "application/rss+xml; charset=utf-8", CACHE_FEED)
+
+    def _stored_records(self, event_id: str) -> list[VodRecord]:
+        """Records under ``{event}/`` whose media exist, sorted by start."""
+        records: list[VodRecord] = []
+        for key in self.storage.list(f"{event_id}/"):
+            name = key[len(event_id) + 1 :]
+            if "/" in name or not name.endswith(".json") or name in _NOT_RECORDS:
+                continue
+            record = read_record(self.storage, event_id, name[: -len(".json")])
+            if record is None:
+                continue  # deleted since the listing
+            if self.storage.head(media_key(event_id, record.session_id)) is None:
+                log.warning("%s: media missing, left out of the index", key)
+                continue
+            records.append(record)
+        records.sort(key=lambda r: (parse_iso(r.start), r.session_id))
+        return records
+
+    def _put_bytes(self, key: str, data: bytes, content_type: str, cache: str) -> None:
+        self.report.uploaded.append(key)
+        self.report.bytes_uploaded += len(data)
+        if not self.dry_run:
+            self.storage.put_bytes(key, data, content_type=content_type, cache_control=cache)
+
+    def _delete(self, key: str) -> None:
+        self.report.deleted.append(key)
+        if not self.dry_run:
+            self.storage.delete(key)
+
+    def _skip(self, key: str) -> None:
+        self.report.skipped.append(key)
+
+
+# -- local split output ------------------------------------------------------------------------
+
+
+def find_sessions(vod_dir: Path) -> dict[str, list[str]]:
+    """``{event_id: [session_id...]}`` for every ``{event}/{session}.mp4`` with its ``.json``."""
+    if not vod_dir.is_dir():
+        raise NotFoundError(f"no such directory {vod_dir}")
+    found: dict[str, list[str]] = {}
+    for event_dir in sorted(p for p in vod_dir.iterdir() if p.is_dir()):
+        sessions = sorted(
+            p.stem
+            for p in event_dir.glob("*.json")
+            if p.name not in _NOT_RECORDS and p.with_suffix(".mp4").is_file()
+        )
+        if sessions:
+            found[event_dir.name] = sessions
+    return found
+
+
+def load_event(event_dir: Path, event_id: str) -> dict[str, Any] | None:
+    """The event as the split stage wrote it (``event.json``), or None if there is none."""
+    path = event_dir / "event.json"
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(value, dict) or value.get("id", event_id) != event_id:
+        raise StorageError(f"{path}: not the event {event_id!r}")
+    value.setdefault("id", event_id)
+    return value
+
+
+def load_local(event_dir: Path, event_id: str, session_id: str) -> _Local:
+    """Read and hash a session's split output; the files are the truth for size and sha256."""
+    media = event_dir / f"{session_id}.mp4"
+    meta = event_dir / f"{session_id}.json"
+    thumb: Path | None = event_dir / f"{session_id}.jpg"
+    for key in (media_key(event_id, session_id), record_key(event_id, session_id)):
+        check_key(key)
+    if not media.is_file() or not meta.is_file():
+        raise NotFoundError(f"no split output for {vod_id(event_id, session_id)} in {event_dir}")
+    try:
+        record = VodRecord.model_validate_json(meta.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise StorageError(f"cannot read {meta}: {exc}") from exc
+    if (record.event_id, record.session_id) != (event_id, session_id):
+        raise StorageError(f"{meta} describes {record.id}, not {vod_id(event_id, session_id)}")
+    try:
+        media_stat = _stat(media)
+        media_sha = sha256_file(media)
+        has_thumb = thumb is not None and thumb.is_file()
+        thumb_stat = _stat(thumb) if thumb is not None and has_thumb else (0, 0)
+        thumb_sha = sha256_file(thumb) if thumb is not None and has_thumb else None
+    except OSError as exc:
+        raise StorageError(f"cannot read {event_dir}: {exc}") from exc
+    if thumb_sha is None:
+        thumb = None
+    media_size = media_stat[0]
+    if record.sha256 != media_sha or record.size_bytes != media_size:
+        log.warning("%s: sha256/size differ from the file; using the file's", meta)
+    update: dict[str, Any] = {
+        "id": vod_id(event_id, session_id),
+        "sha256": media_sha,
+        "size_bytes": media_size,
+        "thumbnail_sha256": thumb_sha,
+    }
+    return _Local(
+        record.model_copy(update=update), media, media_sha, media_stat, thumb, thumb_sha, thumb_stat
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    return st.st_size, st.st_mtime_ns
+
+
+def _minimal_event(event_id: str) -> dict[str, Any]:
+    return {"id": event_id, "title": {"en": event_id}, "timezone": "UTC"}
+
+
+def _content(record: VodRecord) -> dict[str, Any]:
+    return {k: v for k, v in dump(record).items() if k not in _PUBLISH_FIELDS}
+
+
+def _same(a: dict[str, Any], b: dict[str, Any], ignore: str) -> bool:
+    return {k: v for k, v in a.items() if k != ignore} == {
+        k: v for k, v in b.items() if k != ignore
+    }

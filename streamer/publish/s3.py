@@ -1,0 +1,437 @@
+"""S3Storage: any S3-compatible store (AWS, MinIO, R2...) through boto3.
+
+Media go up through boto3's transfer manager (multipart above the part size, parts in
+parallel) with a SHA256 checksum per part, so a store that checks checksums refuses a corrupted
+part. After an upload, ``head`` verifies the size, our ``sha256`` metadata and the store's
+checksum (whole-object, or the checksum of the parts' checksums, compared with the ones botocore
+computed from the bytes it sent; ``verify_read=True`` reads the file again instead).
+
+Every operation is retried as a whole, with backoff and a bounded total time, on connection
+errors, 5xx and throttling; botocore's own retries sit underneath.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from s3transfer.utils import ChunksizeAdjuster
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
+
+from streamer.errors import NotFound, StorageError
+from streamer.publish.digest import CHUNK
+from streamer.publish.storage import ObjectInfo, check_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MB = 1024 * 1024
+
+_THROTTLE = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "InternalError",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long an operation may keep failing before StorageError (seconds)."""
+
+    total_s: float = 300.0
+    initial_s: float = 0.5
+    max_wait_s: float = 20.0
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    botocore_attempts: int = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: connection trouble, 5xx, throttling; looks through wrapped causes."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, BotoConnectionError | HTTPClientError | ConnectionError):
+            return True
+        if isinstance(cur, ClientError):
+            err = cur.response.get("Error", {})
+            status = cur.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return status >= 500 or status == 429 or err.get("Code", "") in _THROTTLE
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+class S3Storage:
+    """Objects under ``s3://{bucket}/{prefix}``; keys given and returned are relative to it."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        path_style: bool = False,
+        part_size: int = 16 * MB,
+        concurrency: int = 8,
+        presign: bool = False,
+        presign_expires_s: int = 7 * 24 * 3600,
+        public_base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        client: S3Client | None = None,
+        verify_read: bool = False,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
+        self.region = region
+        self.presign = presign
+        self.presign_expires_s = presign_expires_s
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.retry = retry or RetryPolicy()
+        self.part_size = part_size
+        self.transfer = TransferConfig(
+            multipart_threshold=part_size,
+            multipart_chunksize=part_size,
+            max_concurrency=concurrency,
+            use_threads=True,
+            # read ahead in part-sized pieces: fewer syscalls and fewer, fuller socket writes
+            io_chunksize=min(part_size, 4 * MB),
+        )
+        if client is None:
+            config = Config(
+                region_name=region,
+                signature_version="s3v4",  # presigned URLs too (R2 and AWS accept only v4)
+                s3={"addressing_style": "path" if path_style else "auto"},
+                retries={"mode": "standard", "max_attempts": self.retry.botocore_attempts},
+                connect_timeout=self.retry.connect_timeout_s,
+                read_timeout=self.retry.read_timeout_s,
+                max_pool_connections=max(10, concurrency + 2),
+            )
+            client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+        self.client: S3Client = client
+        self.verify_read = verify_read
+        # per-part SHA256s of multipart uploads, by full key, taken from the Complete request
+        self._parts: dict[str, list[str]] = {}
+        self._parts_lock = threading.Lock()
+        self.client.meta.events.register(
+            "before-parameter-build.s3.CompleteMultipartUpload", self._remember_parts
+        )
+
+    def __repr__(self) -> str:
+        where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        return f"S3Storage({where!r}, endpoint={self.endpoint_url!r})"
+
+    # -- keys and URLs -------------------------------------------------------------------------
+
+    def _full(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def url(self, key: str) -> str:
+        """Public base (CDN) + key, else a presigned GET, else the endpoint's own URL."""
+        full = self._full(key)
+        if self.public_base_url:
+            return f"{self.public_base_url}/{key}"
+        if self.presign:
+            return self._call(
+                "presign",
+                key,
+                lambda: self.client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": self.bucket, "Key": full},
+                    ExpiresIn=self.presign_expires_s,
+                ),
+            )
+        if self.endpoint_url:
+            return f"{self.endpoint_url}/{self.bucket}/{full}"
+        region = self.region or "us-east-1"
+        return f"https://{self.bucket}.s3.{region}.amazonaws.com/{full}"
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        content_type: str,
+        cache_control: str,
+        sha256: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> ObjectInfo:
+        full = self._full(key)
+        before = _stat(path)
+        extra = {
+            "ContentType": content_type,
+            "CacheControl": cache_control,
+            "Metadata": {"sha256": sha256},  # ASCII only: user metadata travels in headers
+            "ChecksumAlgorithm": "SHA256",
+        }
+
+        def upload() -> None:
+            done = _Counter(progress)  # restarts from 0 on every attempt
+            self.client.upload_file(
+                str(path), self.bucket, full, ExtraArgs=extra, Config=self.transfer, Callback=done
+            )
+
+        self._call("upload", key, upload)
+        with self._parts_lock:
+            parts = self._parts.pop(full, None)
+        if _stat(path) != before:
+            # what went up may mix old and new bytes; the caller hashes again and retries
+            raise StorageError(f"{key}: {path} changed during the upload")
+        info = self.head(key)
+        self._verify(key, path, info, before[0], sha256, parts)
+        assert info is not None
+        return info
+
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str, cache_control: str
+    ) -> ObjectInfo:
+        full = self._full(key)
+        digest = hashlib.sha256(data)
+        sha = digest.hexdigest()
+
+        def put() -> Any:
+            return self.client.put_object(
+                Bucket=self.bucket,
+                Key=full,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=cache_control,
+                Metadata={"sha256": sha},
+                ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
+            )
+
+        resp = self._call("put", key, put)
+        return ObjectInfo(
+            key=key,
+            size=len(data),
+            sha256=sha,
+            content_type=content_type,
+            etag=str(resp.get("ETag", "")).strip('"') or None,
+        )
+
+    def delete(self, key: str) -> None:
+        full = self._full(key)
+        self._call("delete", key, lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get_bytes(self, key: str) -> bytes:
+        full = self._full(key)
+
+        def get() -> bytes:
+            resp = self.client.get_object(Bucket=self.bucket, Key=full)
+            return resp["Body"].read()
+
+        return self._call("get", key, get)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        full = self._full(key)
+
+        def head() -> ObjectInfo | None:
+            try:
+                resp = self.client.head_object(Bucket=self.bucket, Key=full, ChecksumMode="ENABLED")
+            except ClientError as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+            return ObjectInfo(
+                key=key,
+                size=int(resp.get("ContentLength", 0)),
+                sha256=resp.get("Metadata", {}).get("sha256"),
+                content_type=resp.get("ContentType"),
+                etag=str(resp.get("ETag", "")).strip('"') or None,
+                checksum_sha256=resp.get("ChecksumSHA256"),
+                cache_control=resp.get("CacheControl"),
+            )
+
+        return self._call("head", key, head)
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = f"{self.prefix}/" if self.prefix else ""
+
+        def scan() -> list[str]:
+            keys: list[str] = []
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base + prefix
+            )
+            for page in pages:
+                keys.extend(obj["Key"][len(base) :] for obj in page.get("Contents", []))
+            return sorted(keys)
+
+        return self._call("list", prefix or "/", scan)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _verify(
+        self,
+        key: str,
+        path: Path,
+        info: ObjectInfo | None,
+        size: int,
+        sha256: str,
+        parts: Sequence[str] | None = None,
+    ) -> None:
+        """The stored object is the file: size, our metadata, and the store's own checksum.
+
+        ``parts`` are the per-part SHA256s botocore computed from the bytes it sent (and a
+        checking store compared on receipt); without them, or with ``verify_read``, the file is
+        read again to compute them."""
+        if info is None:
+            raise StorageError(f"{key}: missing right after upload")
+        if info.size != size or info.sha256 != sha256:
+            raise StorageError(
+                f"{key}: stored {info.size} bytes sha256={info.sha256}, expected {size} {sha256}"
+            )
+        if not info.checksum_sha256:
+            return  # a store without checksums: size and metadata are all there is
+        # whole-object below the part size, else the checksum of the parts' checksums
+        # (AWS appends "-N"; moto does not)
+        stored = info.checksum_sha256.split("-")[0]
+        if size < self.transfer.multipart_threshold:
+            expected = base64.b64encode(bytes.fromhex(sha256)).decode()
+        elif parts and not self.verify_read:
+            expected = composite_of(parts)
+        else:
+            full, expected = file_digests(path, self._chunksize(size))
+            if full != sha256:
+                raise StorageError(f"{key}: {path} changed: sha256 {full}, expected {sha256}")
+        if stored != expected:
+            raise StorageError(f"{key}: store checksum {stored} differs from the file's {expected}")
+
+    def _remember_parts(self, params: dict[str, Any], **_: Any) -> None:
+        if params.get("Bucket") != self.bucket:
+            return
+        parts = params.get("MultipartUpload", {}).get("Parts", [])
+        ordered = sorted(parts, key=lambda p: int(p.get("PartNumber", 0)))
+        checksums = [str(p.get("ChecksumSHA256", "")) for p in ordered]
+        if checksums and all(checksums):
+            with self._parts_lock:
+                self._parts[str(params.get("Key"))] = checksums
+
+    def _chunksize(self, size: int) -> int:
+        # the part size s3transfer really uses (it grows it for files of > 10,000 parts)
+        return int(ChunksizeAdjuster().adjust_chunksize(self.transfer.multipart_chunksize, size))
+
+    def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
+        policy = self.retry
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "s3 %s %s failed (attempt %d, retrying): %s",
+                what,
+                key,
+                state.attempt_number,
+                type(exc).__name__ if exc else "?",
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_delay(policy.total_s),
+            wait=wait_exponential(multiplier=policy.initial_s, max=policy.max_wait_s)
+            + wait_random(0, policy.initial_s),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except ClientError as exc:
+            if _status(exc) == 404 or exc.response.get("Error", {}).get("Code") in (
+                "NoSuchKey",
+                "NoSuchBucket",
+            ):
+                raise NotFound(f"s3 {what} {key}: {_describe(exc)}") from exc
+            raise StorageError(f"s3 {what} {key}: {_describe(exc)}") from exc
+        except (BotoCoreError, OSError, boto3.exceptions.Boto3Error) as exc:
+            raise StorageError(f"s3 {what} {key}: {_describe(exc)}") from exc
+
+
+class _Counter:
+    """boto3 reports increments from several threads; the caller wants a running total."""
+
+    def __init__(self, sink: Callable[[int], None] | None) -> None:
+        self.sink = sink
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, increment: int) -> None:
+        if self.sink is None:
+            return
+        with self._lock:
+            self.total += increment
+            total = self.total
+        self.sink(total)
+
+
+def file_digests(path: Path, part_size: int) -> tuple[str, str]:
+    """(hex SHA256 of the file, base64 SHA256 of its parts' SHA256s: S3's multipart checksum)."""
+    full = hashlib.sha256()
+    parts = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while True:
+                part = hashlib.sha256()
+                left = part_size
+                while left > 0 and (chunk := f.read(min(CHUNK, left))):
+                    part.update(chunk)
+                    full.update(chunk)
+                    left -= len(chunk)
+                if left == part_size:
+                    break
+                parts.update(part.digest())
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    return full.hexdigest(), base64.b64encode(parts.digest()).decode()
+
+
+def composite_of(part_checksums: Sequence[str]) -> str:
+    """S3's multipart checksum from the parts' base64 SHA256s."""
+    joined = b"".join(base64.b64decode(c) for c in part_checksums)
+    return base64.b64encode(hashlib.sha256(joined).digest()).decode()
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    return st.st_size, st.st_mtime_ns
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _describe(exc: BaseException) -> str:
+    # botocore messages name the operation and code; never the credentials
+    return f"{type(exc).__name__}: {exc}"
