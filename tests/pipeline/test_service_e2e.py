@@ -174,8 +174,10 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
     proc = start_service(env, free_port, log)
     try:
         wait_for(
-            lambda: (st := get_status(client))
-            and any(b["id"] == "main" and b["state"] == "live" for b in st["broadcasts"]),
+            lambda: (
+                (st := get_status(client))
+                and any(b["id"] == "main" and b["state"] == "live" for b in st["broadcasts"])
+            ),
             40,
             "the broadcast to go live",
         )
@@ -200,11 +202,8 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
 
         wait_for(both_published, 120, "s1 and s2 to be published")
         st = status(client)
-        by = sessions_by_id(st)
         # the session without a stream fails with a reason that says why
-        wait_for(
-            lambda: sessions_by_id(status(client))["side1"]["state"] == "failed", 30, "side1"
-        )
+        wait_for(lambda: sessions_by_id(status(client))["side1"]["state"] == "failed", 30, "side1")
         side = sessions_by_id(status(client))["side1"]
         assert "missing" in side["reason"] or "never recorded" in side["reason"]
         sides = [b for b in st["broadcasts"] if b["id"] == "side"]
@@ -268,10 +267,14 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
 
         # reload: a new session is added, a published one removed from the file is kept
         text = (schedules / "testfest.yaml").read_text("utf-8")
-        text = text.replace("  - id: s1\n", "  - id: s0\n    broadcast: main\n"
-                            f"    start: {iso(t0 + timedelta(seconds=34))}\n"
-                            f"    end: {iso(t0 + timedelta(seconds=38))}\n"
-                            "    title: Later\n  - id: s1-gone\n", 1)
+        text = text.replace(
+            "  - id: s1\n",
+            "  - id: s0\n    broadcast: main\n"
+            f"    start: {iso(t0 + timedelta(seconds=34))}\n"
+            f"    end: {iso(t0 + timedelta(seconds=38))}\n"
+            "    title: Later\n  - id: s1-gone\n",
+            1,
+        )
         (schedules / "testfest.yaml").write_text(text, "utf-8")
         diff = client.post("/api/v1/admin/reload", headers=auth).json()
         assert diff["errors"] == [] and "s0" in diff["added"] and "s1" in diff["kept"], diff
@@ -294,8 +297,11 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
 
 def test_demo_once_publishes_every_session(tmp_path: Path, free_port: int) -> None:
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "STREAMER_DATA_DIR": str(tmp_path / "data"),
-           "STREAMER_SCHEDULES": str(root / "schedules")}
+    env = {
+        **os.environ,
+        "STREAMER_DATA_DIR": str(tmp_path / "data"),
+        "STREAMER_SCHEDULES": str(root / "schedules"),
+    }
     started = time.monotonic()
     done = subprocess.run(
         [*STREAMER, "demo", "--once", "--port", str(free_port), "--session-seconds", "12"],
@@ -313,5 +319,7 @@ def test_demo_once_publishes_every_session(tmp_path: Path, free_port: int) -> No
     for item in index["items"]:
         assert abs(item["duration_s"] - 12) < 1.0
         assert item["gaps"] == []
-        assert (index_file.parent / f"{item['session_id']}.mp4").stat().st_size == item["size_bytes"]
+        assert (index_file.parent / f"{item['session_id']}.mp4").stat().st_size == item[
+            "size_bytes"
+        ]
     assert "published" in done.stdout and "index.json" in done.stdout

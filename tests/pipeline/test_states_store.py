@@ -30,7 +30,12 @@ def program(*session_ids: str, record: bool = True) -> Program:
     return Program(
         event=Event(id="forum", title={"ko": "포럼", "en": "Forum"}, timezone="Asia/Seoul"),
         broadcasts=[
-            Broadcast(id="day1", url="https://example.org/live.m3u8", start=T0, end=T0 + timedelta(hours=8))
+            Broadcast(
+                id="day1",
+                url="https://example.org/live.m3u8",
+                start=T0,
+                end=T0 + timedelta(hours=8),
+            )
         ],
         sessions=sessions,
     )
@@ -71,7 +76,9 @@ def test_sync_reports_added_changed_removed_and_keeps_published(tmp_path: Path) 
     for target in ("splitting", "publishing", "published"):
         store.set_session_state("forum", "c", target)
     changed = program("a", "b", "c")
-    moved = changed.sessions[1].model_copy(update={"end": changed.sessions[1].end + timedelta(minutes=3)})
+    moved = changed.sessions[1].model_copy(
+        update={"end": changed.sessions[1].end + timedelta(minutes=3)}
+    )
     newer = changed.model_copy(update={"sessions": [changed.sessions[0], moved]})
     diff = store.sync_program(newer)
     assert diff.changed == ["b"] and diff.removed == [] and diff.kept == ["c"]

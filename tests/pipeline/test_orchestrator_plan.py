@@ -1,0 +1,111 @@
+"""Planning without any media: jobs follow the schedule, reloads re-plan, and a restart finds
+the jobs again in the persistent job store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from streamer.config import Settings
+from streamer.pipeline.orchestrator import Orchestrator
+from streamer.timeutil import iso, now
+
+
+def schedule(start_in_h: float, end_in_h: float, extra: str = "") -> str:
+    t0 = now()
+
+    def t(h: float) -> str:
+        return iso(t0 + timedelta(hours=h))
+
+    return f"""
+event: {{id: planfest, title: "Plan Fest", timezone: Europe/London}}
+broadcasts:
+  - {{id: main, url: "https://www.youtube.com/watch?v=dQw4w9WgXcQ", start: "{t(1)}", end: "{t(9)}"}}
+sessions:
+  - {{id: talk, broadcast: main, start: "{t(start_in_h)}", end: "{t(end_in_h)}", title: Talk}}
+{extra}"""
+
+
+def jobs(orch: Orchestrator) -> dict[str, str]:
+    assert orch._scheduler is not None
+    return {j.id: iso(j.next_run_time) for j in orch._scheduler.get_jobs()}
+
+
+def test_jobs_follow_the_schedule_and_survive_restart(tmp_path: Path) -> None:
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "plan.yaml").write_text(schedule(2, 3), "utf-8")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        schedules=sched,
+        grace_s=120,
+        watch_lead_s=900,
+    )
+
+    async def first() -> dict[str, str]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            planned = jobs(orch)
+            session = orch.store.session("planfest", "talk")
+            assert planned["process:planfest.talk"] == iso(session.end + timedelta(seconds=120))
+            b = orch.store.broadcast("planfest", "main")
+            assert planned["watch:planfest.main"] == iso(b.start - timedelta(seconds=900))
+            # the media team moves the talk one hour later and adds another one
+            late_start, late_end = now() + timedelta(hours=5), now() + timedelta(hours=6)
+            extra = (
+                f'  - {{id: late, broadcast: main, start: "{iso(late_start)}", '
+                f'end: "{iso(late_end)}", title: Late}}'
+            )
+            (sched / "plan.yaml").write_text(schedule(3, 4, extra), "utf-8")
+            diff = await asyncio.to_thread(orch.reload)
+            assert diff["changed"] == ["talk"] and diff["added"] == ["late"], diff
+            moved = orch.store.session("planfest", "talk")
+            return {**jobs(orch), "talk_end": iso(moved.end)}
+        finally:
+            await orch.shutdown()
+
+    async def second() -> dict[str, str]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            return jobs(orch)
+        finally:
+            await orch.shutdown()
+
+    after_reload = asyncio.run(first())
+    talk_end = after_reload.pop("talk_end")
+    assert set(after_reload) == {
+        "watch:planfest.main",
+        "process:planfest.talk",
+        "process:planfest.late",
+    }
+    assert after_reload["process:planfest.talk"] > talk_end  # end + grace, re-planned
+    # a new process finds the same plan (job store + re-plan agree)
+    assert asyncio.run(second()) == after_reload
+
+
+def test_bad_reload_keeps_the_running_plan(tmp_path: Path) -> None:
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "plan.yaml").write_text(schedule(2, 3), "utf-8")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", schedules=sched)  # type: ignore[call-arg]
+
+    async def go() -> dict[str, object]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            before = jobs(orch)
+            (sched / "plan.yaml").write_text("event: {id: planfest\n", "utf-8")
+            result = await asyncio.to_thread(orch.reload)
+            assert jobs(orch) == before
+            assert orch.store.session("planfest", "talk").state == "planned"
+            return result
+        finally:
+            await orch.shutdown()
+
+    result = asyncio.run(go())
+    errors = result["errors"]
+    assert isinstance(errors, list) and errors and "plan.yaml:" in errors[0]
