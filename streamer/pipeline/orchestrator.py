@@ -103,6 +103,7 @@ class Orchestrator:
         )
         self._scheduler.start()
         self._load_schedules()
+        self._recover_interrupted()
         self._replan()
         self._tick_task = self._loop.create_task(self._ticker())
 
@@ -139,6 +140,13 @@ class Orchestrator:
             diff.removed += d.removed
             diff.kept += d.kept
         return diff
+
+    def _recover_interrupted(self) -> None:
+        """Sessions caught mid-split or mid-publish by a crash are retried: their outputs
+        are written atomically, so a rerun starts clean."""
+        for s in self.store.sessions():
+            if s.state in ("splitting", "publishing"):
+                self._session_to(s, "failed", f"interrupted while {s.state} (restart)")
 
     def _replan(self) -> None:
         """Plan a watch per broadcast and a process per session, from the DB state."""

@@ -109,3 +109,31 @@ def test_bad_reload_keeps_the_running_plan(tmp_path: Path) -> None:
     result = asyncio.run(go())
     errors = result["errors"]
     assert isinstance(errors, list) and errors and "plan.yaml:" in errors[0]
+
+
+def test_a_session_caught_mid_split_by_a_crash_is_planned_again(tmp_path: Path) -> None:
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "plan.yaml").write_text(schedule(2, 3), "utf-8")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", schedules=sched)  # type: ignore[call-arg]
+
+    async def crash_mid_split() -> None:
+        orch = Orchestrator(settings)
+        await orch.start()
+        orch.store.set_session_state("planfest", "talk", "splitting")
+        assert orch._scheduler is not None
+        orch._scheduler.shutdown(wait=False)  # no clean shutdown: as after SIGKILL
+
+    async def restart() -> tuple[str, str | None, dict[str, str]]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            s = orch.store.session("planfest", "talk")
+            return s.state, s.reason, jobs(orch)
+        finally:
+            await orch.shutdown()
+
+    asyncio.run(crash_mid_split())
+    state, reason, planned = asyncio.run(restart())
+    assert state == "failed" and reason is not None and "interrupted while splitting" in reason
+    assert "process:planfest.talk" in planned
