@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,7 +15,7 @@ from streamer.capture.timeline import Timeline, atomic_write
 from streamer.errors import SplitError, StreamerError
 from streamer.schedule.load import load_program
 from streamer.schedule.model import Program, Session
-from streamer.split import split_session
+from streamer.split import SplitResult, split_session
 from streamer.split.chapters import chapters_text
 
 
@@ -50,6 +51,20 @@ def write_chapters(program: Program, timeline: Timeline, broadcast_id: str, out:
     return path
 
 
+def _summary(s: Session, res: SplitResult, took: float) -> str:
+    rec = res.record
+    if res.skipped:
+        state = "[dim]skipped[/dim]"
+    elif rec.status == "incomplete":
+        state = f"[yellow]incomplete[/yellow] ({rec.coverage:.1%})"
+    else:
+        state = "[green]ok[/green]"
+    detail = f"{rec.duration_s:.1f} s, {rec.size_bytes / 1e6:.1f} MB"
+    if not res.skipped:
+        detail += f", {took:.1f} s to cut"
+    return f"{state} {s.id} ({detail})"
+
+
 def split_command(
     directory: Annotated[
         Path, typer.Argument(help="One broadcast's recording directory.", exists=True)
@@ -64,6 +79,7 @@ def split_command(
     ] = "exact",
     force: Annotated[bool, typer.Option("--force", help="Redo up-to-date outputs.")] = False,
     pad: Annotated[float, typer.Option("--pad", help="Seconds added on both sides.")] = 0.0,
+    jobs: Annotated[int, typer.Option("--jobs", help="Sessions cut at the same time.")] = 2,
 ) -> None:
     """Cut one VOD per session (MP4, thumbnail, JSON record) and write YouTube chapters."""
     if mode not in ("exact", "copy"):
@@ -76,41 +92,42 @@ def split_command(
     if not sessions:
         console.print("no sessions of this schedule overlap the recording")
         raise typer.Exit(1)
+
+    def one(s: Session) -> tuple[SplitResult | StreamerError, float]:
+        started = time.monotonic()
+        try:
+            res: SplitResult | StreamerError = split_session(
+                directory, program, s.id, out, mode=cut_mode, pad_s=pad, force=force
+            )
+        except StreamerError as exc:
+            res = exc
+        return res, time.monotonic() - started
+
     failed = 0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress,
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+    ):
         overall = progress.add_task("split", total=len(sessions))
-        for s in sessions:
-            progress.update(overall, description=f"split {s.id}")
-            started = time.monotonic()
-            try:
-                res = split_session(
-                    directory, program, s.id, out, mode=cut_mode, pad_s=pad, force=force
-                )
-            except StreamerError as exc:
+        # while one session's MP4 is written (I/O), the next one's ends are re-encoded (CPU)
+        futures = {pool.submit(one, s): s for s in sessions}
+        for fut in as_completed(futures):
+            s = futures[fut]
+            res, took = fut.result()
+            if isinstance(res, StreamerError):
                 failed += 1
-                text = str(exc).removeprefix(f"{s.id}: ")
+                text = str(res).removeprefix(f"{s.id}: ")
                 label = "missing" if "missing:" in text else "failed"
                 console.print(f"[red]{label}[/red] {s.id}: {text}", highlight=False)
             else:
-                rec = res.record
-                took = time.monotonic() - started
-                if res.skipped:
-                    state = "[dim]skipped[/dim]"
-                elif rec.status == "incomplete":
-                    state = f"[yellow]incomplete[/yellow] ({rec.coverage:.1%})"
-                else:
-                    state = "[green]ok[/green]"
-                detail = f"{rec.duration_s:.1f} s, {rec.size_bytes / 1e6:.1f} MB"
-                if not res.skipped:
-                    detail += f", {took:.1f} s to cut"
-                console.print(f"{state} {s.id} ({detail})", highlight=False)
-                for gap in rec.gaps:
+                console.print(_summary(s, res, took), highlight=False)
+                for gap in res.record.gaps:
                     console.print(f"    gap {gap.start} - {gap.end} ({gap.duration_s:.1f} s)")
             progress.advance(overall)
     own = timeline.meta.get("broadcast_id")

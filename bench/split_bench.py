@@ -1,0 +1,229 @@
+"""Cut a 1-hour 720p recording into 6 sessions: exact mode vs plain copy vs full re-encode.
+
+    .venv/bin/python bench/split_bench.py [--runs 3] [--reencode-s 60]
+
+The recording (1280x720, 25 fps, AAC, 2 s HLS segments, keyframes every 2 s, B-frames) is
+generated once into bench/.cache/: a 2-minute clip encoded with ``-preset ultrafast -bf 3``,
+then looped by stream copy into an hour of segments, written as a streamer recording.
+
+Per run, for the same six windows (both ends mid-GOP):
+* exact: ``streamer.split.cutter.cut`` (frame-exact smart cut, what ships by default);
+* exact+products: ``split_session`` with ``force`` (cut + ffprobe + thumbnail + sha256 + JSON);
+* copy: plain ``ffmpeg -ss S -i concat:<segments> -t D -c copy -movflags +faststart``
+  (the baseline: keyframe-late start, no re-encoding);
+* re-encode: libx264 ``-preset veryfast`` of the first ``--reencode-s`` seconds of one window
+  (plus AAC copy), scaled to the mean window length (a full encode of every window would take
+  most of an hour on two cores).
+
+Prints medians and the ratios exact/copy (goal <= 1.5) and re-encode/exact (goal >= 30).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamer.capture.timeline import Timeline, TimelineWriter  # noqa: E402
+from streamer.schedule.model import Broadcast, Event, Program, Session  # noqa: E402
+from streamer.split import plan_session, split_session  # noqa: E402
+from streamer.split.cutter import cut  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+REC = CACHE / "split-rec-1h"
+T0 = datetime(2026, 5, 1, 1, 0, 0, tzinfo=UTC)
+HOUR_S = 3600
+CLIP_S = 120
+
+
+def sh(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def make_recording() -> Path:
+    done = REC / "recording.json"
+    if done.exists():
+        return REC
+    CACHE.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=CACHE, prefix="gen-"))
+    clip = work / "clip.ts"
+    print(f"generating a {CLIP_S} s 720p clip ...", flush=True)
+    sh(
+        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", str(CLIP_S), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3",
+        "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-b:v", "3M", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", str(clip),
+    )  # fmt: skip
+    print("looping it into an hour of HLS segments ...", flush=True)
+    loops = HOUR_S // CLIP_S - 1
+    sh(
+        "-stream_loop", str(loops), "-i", str(clip), "-c", "copy",
+        "-f", "hls", "-hls_time", "2", "-hls_list_size", "0",
+        "-hls_segment_filename", str(work / "s%05d.ts"), str(work / "index.m3u8"),
+    )  # fmt: skip
+    text = (work / "index.m3u8").read_text()
+    durations = [float(d) for d in re.findall(r"#EXTINF:([0-9.]+),", text)]
+    files = sorted(work.glob("s*.ts"))
+    tmp_rec = CACHE / "split-rec-1h.tmp"
+    shutil.rmtree(tmp_rec, ignore_errors=True)
+    clock = 0.0
+    with TimelineWriter(tmp_rec) as writer:
+        writer.start()
+        for i, (f, dur) in enumerate(zip(files, durations, strict=True)):
+            writer.write_segment(1, i, f.read_bytes(), T0 + timedelta(seconds=clock), dur, True)
+            clock += dur
+        writer.end("ended", "ENDLIST")
+        writer.write_meta({"source_url": "bench", "broadcast_id": "day1"})
+    shutil.rmtree(work)
+    shutil.rmtree(REC, ignore_errors=True)
+    tmp_rec.rename(REC)
+    return REC
+
+
+SESSIONS = 6
+
+
+def windows() -> list[tuple[float, float]]:
+    """SESSIONS sessions filling the hour (6: ~9.5 min each), starting and ending mid-GOP."""
+    step = (HOUR_S - 60) / SESSIONS
+    return [(30.37 + k * step, 30.37 + k * step + step - 23.77) for k in range(SESSIONS)]
+
+
+def program() -> Program:
+    return Program(
+        event=Event(id="bench", title={"en": "Bench"}, timezone="Asia/Seoul"),
+        broadcasts=[Broadcast(id="day1", start=T0, end=T0 + timedelta(hours=1))],
+        sessions=[
+            Session(
+                id=f"s{k}",
+                broadcast="day1",
+                start=T0 + timedelta(seconds=a),
+                end=T0 + timedelta(seconds=b),
+                title={"en": f"Session {k}"},
+            )
+            for k, (a, b) in enumerate(windows())
+        ],
+    )
+
+
+def timed(fn: Callable[..., None], *args: object) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def exact_one(prog: Program, out: Path, session_id: str) -> None:
+    plan = plan_session(Timeline.load(REC), prog, session_id)
+    work = out / f"w-{session_id}"
+    cut(plan.pieces, out / f"{session_id}.mp4", mode="exact", workdir=work)
+    shutil.rmtree(work)
+
+
+def run_exact(prog: Program, out: Path, jobs: int = 1) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(lambda sid: exact_one(prog, out, sid), [s.id for s in prog.sessions]))
+
+
+def run_products(prog: Program, out: Path) -> None:
+    for s in prog.sessions:
+        split_session(REC, prog, s.id, out, force=True)
+
+
+def concat_url(files: list[Path], out: Path, name: str) -> str:
+    listing = out / f"{name}.txt"
+    listing.write_text("".join(f"{f.resolve()}\n" for f in files))
+    return f"concatf:{listing}"
+
+
+def copy_one(prog: Program, out: Path, session_id: str) -> None:
+    plan = plan_session(Timeline.load(REC), prog, session_id)
+    (piece,) = plan.pieces
+    url = concat_url(piece.files, out, session_id)
+    sh(
+        "-protocol_whitelist", "file,concatf", "-ss", f"{piece.offset_in:.3f}", "-i", url,
+        "-t", f"{piece.duration_s:.3f}", "-map", "0", "-c", "copy",
+        "-movflags", "+faststart", str(out / f"{session_id}-copy.mp4"),
+    )  # fmt: skip
+
+
+def run_copy(prog: Program, out: Path, jobs: int = 1) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(lambda sid: copy_one(prog, out, sid), [s.id for s in prog.sessions]))
+
+
+def run_reencode(prog: Program, out: Path, seconds: float) -> None:
+    timeline = Timeline.load(REC)
+    plan = plan_session(timeline, prog, prog.sessions[0].id)
+    (piece,) = plan.pieces
+    url = concat_url(piece.files, out, "re")
+    sh(
+        "-protocol_whitelist", "file,concatf", "-ss", f"{piece.offset_in:.3f}", "-i", url,
+        "-t", f"{seconds:.3f}", "-map", "0", "-c:v", "libx264", "-preset", "veryfast",
+        "-c:a", "copy", "-movflags", "+faststart", str(out / "re.mp4"),
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reencode-s", type=float, default=60.0)
+    parser.add_argument("--sessions", type=int, default=6, help="how many sessions in the hour")
+    args = parser.parse_args()
+    global SESSIONS
+    SESSIONS = args.sessions
+    make_recording()
+    prog = program()
+    mean_window = statistics.fmean(b - a for a, b in windows())
+    results: dict[str, list[float]] = {
+        "exact": [],
+        "exact+products": [],
+        "copy": [],
+        "re": [],
+        "exact-2jobs": [],
+        "copy-2jobs": [],
+    }
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            out = Path(tmp)
+            results["copy"].append(timed(run_copy, prog, out))
+            results["exact"].append(timed(run_exact, prog, out))
+            results["exact+products"].append(timed(run_products, prog, out / "p"))
+            results["copy-2jobs"].append(timed(run_copy, prog, out / "c2", 2))
+            results["exact-2jobs"].append(timed(run_exact, prog, out / "e2", 2))
+            re_s = timed(run_reencode, prog, out, args.reencode_s)
+            results["re"].append(re_s * mean_window / args.reencode_s * len(windows()))
+        print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print()
+    size = f"{SESSIONS} sessions x {mean_window / 60:.1f} min of 720p25"
+    print(f"{size}, median of {args.runs} runs:")
+    print(f"  copy (baseline, -ss/-t -c copy)  {med['copy']:8.2f} s")
+    print(f"  exact (smart cut)                {med['exact']:8.2f} s")
+    print(f"  exact + thumbnail/probe/sha256   {med['exact+products']:8.2f} s")
+    print(f"  full re-encode (scaled)          {med['re']:8.2f} s")
+    print(f"  copy, 2 sessions at a time       {med['copy-2jobs']:8.2f} s")
+    print(f"  exact, 2 sessions at a time      {med['exact-2jobs']:8.2f} s")
+    print(f"  exact / copy      = {med['exact'] / med['copy']:.2f}  (goal <= 1.5)")
+    ratio2 = med["exact-2jobs"] / med["copy"]
+    print(f"  exact 2 jobs / copy 1 job = {ratio2:.2f}")
+    print(f"  exact 2 jobs / copy 2 jobs = {med['exact-2jobs'] / med['copy-2jobs']:.2f}")
+    print(f"  re-encode / exact = {med['re'] / med['exact']:.1f}  (goal >= 30)")
+
+
+if __name__ == "__main__":
+    main()

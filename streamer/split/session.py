@@ -1,0 +1,187 @@
+"""One session end to end: plan, cut, thumbnail, probe, record; atomic and idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from streamer import vod
+from streamer.capture.timeline import Timeline, atomic_write
+from streamer.errors import SplitError
+from streamer.schedule.model import Program
+from streamer.split.cutter import Mode, cut
+from streamer.split.plan import SessionPlan, plan_session
+from streamer.split.probe import OutputInfo, output_info
+from streamer.split.thumbnail import write_thumbnail
+from streamer.timeutil import iso
+
+EVENT_FILE = "event.json"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    mp4: Path
+    jpg: Path
+    json: Path
+
+    @classmethod
+    def of(cls, out_root: Path, event_id: str, session_id: str) -> Outputs:
+        base = Path(out_root) / event_id
+        return cls(
+            base / f"{session_id}.mp4", base / f"{session_id}.jpg", base / f"{session_id}.json"
+        )
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    record: vod.VodRecord
+    skipped: bool  # the outputs were already up to date
+    plan: SessionPlan
+    outputs: Outputs
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_event(program: Program, out_root: Path) -> Path:
+    """``{out}/{event}/event.json``: the event as the publisher reads it for the index."""
+    path = Path(out_root) / program.event.id / EVENT_FILE
+    body = json.dumps(program.event.model_dump(mode="json"), ensure_ascii=False, indent=2)
+    if not path.exists() or path.read_text("utf-8") != body + "\n":
+        atomic_write(path, (body + "\n").encode())
+    return path
+
+
+def load_record(path: Path) -> vod.VodRecord | None:
+    """A VOD record from its JSON, or None when absent or unreadable."""
+    try:
+        return vod.VodRecord.model_validate_json(path.read_text("utf-8"))
+    except (OSError, ValueError, ValidationError):
+        return None
+
+
+def _up_to_date(out: Outputs, fingerprint: str) -> vod.VodRecord | None:
+    record = load_record(out.json)
+    if record is None or (record.model_extra or {}).get("split_fingerprint") != fingerprint:
+        return None
+    try:
+        if out.mp4.stat().st_size != record.size_bytes or not out.jpg.exists():
+            return None
+    except OSError:
+        return None
+    return record
+
+
+def split_session(
+    recording_dir: Path,
+    program: Program,
+    session_id: str,
+    out_root: Path,
+    *,
+    mode: Mode = "exact",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    pad_s: float = 0.0,
+    force: bool = False,
+    source_url: str | None = None,
+    on_step: Callable[[str, float], None] | None = None,
+) -> SplitResult:
+    """Cut one session into ``{out_root}/{event}/{session}.mp4|.jpg|.json``.
+
+    ``start``/``end`` replace the scheduled window (corrections, resolved to absolute times).
+    Raises SplitError when no recording covers the window; an incomplete one is cut, with its
+    gaps and coverage in the record. Outputs that match the plan are left alone unless ``force``.
+    """
+    timeline = Timeline.load(Path(recording_dir))
+    plan = plan_session(timeline, program, session_id, start=start, end=end, pad_s=pad_s)
+    if plan.status == "missing":
+        raise SplitError(f"{session_id}: {plan.reason}")
+    out = Outputs.of(out_root, program.event.id, session_id)
+    write_event(program, out_root)
+    fingerprint = plan.fingerprint(mode)
+    if not force:
+        existing = _up_to_date(out, fingerprint)
+        if existing is not None:
+            return SplitResult(existing, True, plan, out)
+
+    work = Path(tempfile.mkdtemp(dir=out.mp4.parent, prefix=f".{session_id}.", suffix=".tmp"))
+    try:
+        tmp_mp4, tmp_jpg = work / "vod.mp4", work / "thumb.jpg"
+        cut(plan.pieces, tmp_mp4, mode=mode, workdir=work / "parts", on_step=on_step)
+        info = output_info(tmp_mp4)
+        if info.duration_s <= 0 or info.video_codec is None:
+            raise SplitError(f"{session_id}: the cut produced no playable video")
+        write_thumbnail(tmp_mp4, tmp_jpg, info.duration_s)
+        record = _record(plan, program, info, tmp_mp4, mode, fingerprint, source_url, timeline)
+        # media first, record last: a record on disk always describes finished media
+        tmp_mp4.replace(out.mp4)
+        tmp_jpg.replace(out.jpg)
+        body = json.dumps(vod.dump(record), ensure_ascii=False, indent=2) + "\n"
+        atomic_write(out.json, body.encode())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return SplitResult(record, False, plan, out)
+
+
+def _record(
+    plan: SessionPlan,
+    program: Program,
+    info: OutputInfo,
+    media: Path,
+    mode: Mode,
+    fingerprint: str,
+    source_url: str | None,
+    timeline: Timeline,
+) -> vod.VodRecord:
+    tz = program.event.tz
+    session = program.session(plan.session_id)
+    first, last = plan.pieces[0], plan.pieces[-1]
+    extra: dict[str, Any] = {
+        "split_mode": mode,
+        "split_fingerprint": fingerprint,
+        "window_start": iso(plan.start, tz),
+        "window_end": iso(plan.end, tz),
+    }
+    if plan.reason:
+        extra["reason"] = plan.reason
+    return vod.VodRecord(
+        id=vod.vod_id(program.event.id, session.id),
+        event_id=program.event.id,
+        session_id=session.id,
+        broadcast_id=session.broadcast,
+        title=session.title,
+        speakers=list(session.speakers),
+        track=session.track,
+        language=session.language,
+        day=program.day_of(session.start).isoformat(),
+        start=iso(first.start, tz),
+        end=iso(last.end, tz),
+        scheduled_start=iso(session.start, tz),
+        scheduled_end=iso(session.end, tz),
+        duration_s=round(info.duration_s, 3),
+        size_bytes=media.stat().st_size,
+        sha256=_sha256(media),
+        gaps=[vod.GapInfo(**g.to_json(tz)) for g in plan.gaps],
+        coverage=plan.coverage,
+        status="complete" if plan.status == "complete" else "incomplete",
+        source_url=source_url or timeline.meta.get("source_url"),
+        width=info.width,
+        height=info.height,
+        video_codec=info.video_codec,
+        audio_codec=info.audio_codec,
+        **extra,
+    )
