@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,18 @@ pytestmark = pytest.mark.slow
 TOKEN = "e2e-admin-token-0123456789"
 SECRET = "hook-secret"
 STREAMER = [sys.executable, "-m", "streamer"]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 class Hooks:
@@ -149,9 +162,33 @@ sessions:
     )
 
 
+def play_in_chromium(url: str, screenshot: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)
+            page.wait_for_function("document.querySelector('video').readyState >= 1")
+            page.evaluate(
+                "() => { const v = document.querySelector('video');"
+                " v.muted = true; return v.play(); }"
+            )
+            page.wait_for_function("document.querySelector('video').currentTime > 3", timeout=20000)
+            assert page.evaluate("document.querySelector('video').error") is None
+            page.screenshot(path=str(screenshot))
+            assert errors == []
+        finally:
+            browser.close()
+
+
 def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
-    tmp_path: Path, sim: SimulatedBroadcast, free_port: int
+    tmp_path: Path, sim: SimulatedBroadcast, free_port: int, artifacts_dir: Path
 ) -> None:
+    artifacts = artifacts_dir
     hooks = Hooks()
     schedules = tmp_path / "schedules"
     schedules.mkdir()
@@ -232,6 +269,11 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         assert items["s1"]["title"]["ko"] == "첫 세션"
         media = client.get(items["s1"]["media_url"])
         assert media.status_code == 200 and len(media.content) == items["s1"]["size_bytes"]
+
+        # a viewer plays the smart-cut VOD in Chromium, across the re-encoded head's join
+        play_in_chromium(
+            f"http://127.0.0.1:{free_port}/watch/testfest.s1", artifacts / "e2e-watch-s1.png"
+        )
 
         # status --json from the CLI, beside the running service
         cli = subprocess.run(
