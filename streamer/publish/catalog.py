@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,9 @@ def read_record(storage: Storage, event_id: str, session_id: str) -> VodRecord |
         raise StorageError(f"{record_key(event_id, session_id)}: bad record: {exc}") from exc
 
 
+_INDEX_LOCK = threading.RLock()
+
+
 @dataclass
 class Report:
     """What a publish run did (or, dry, would do): keys written and keys left as they were."""
@@ -204,7 +208,11 @@ class Publisher:
     ) -> dict[str, Any]:
         """Rebuild ``{event}/index.json`` from the records in storage (less ``exclude``d
         sessions); returns the index."""
-        previous = read_index(self.storage, event_id)
+        try:
+            previous = read_index(self.storage, event_id)
+        except StorageError as exc:
+            log.warning("rebuilding a damaged index of %s: %s", event_id, exc)
+            previous = None
         if event is None:
             event = (previous or {}).get("event") or _minimal_event(event_id)
         items = [dump(r) for r in self._stored_records(event_id) if r.session_id not in exclude]
@@ -222,7 +230,11 @@ class Publisher:
             parts = key.split("/")
             if len(parts) != 2 or parts[1] != INDEX:
                 continue
-            index = read_json(self.storage, key)
+            try:
+                index = read_json(self.storage, key)
+            except StorageError as exc:
+                log.warning("%s left out of events.json: %s", key, exc)
+                continue
             if not isinstance(index, dict) or not index.get("items"):
                 continue  # an event with nothing published is not listed
             event = index.get("event") or _minimal_event(parts[0])
@@ -240,7 +252,10 @@ class Publisher:
             )
         entries.sort(key=lambda e: e["id"])
         doc = {"events": entries, "generated_at": iso(now())}
-        previous = read_json(self.storage, EVENTS)
+        try:
+            previous = read_json(self.storage, EVENTS)
+        except StorageError:
+            previous = None  # damaged: rebuilt below anyway
         if isinstance(previous, dict) and _same(previous, doc, "generated_at"):
             self._skip(EVENTS)
             return previous
@@ -365,9 +380,13 @@ class Publisher:
         event: dict[str, Any] | None,
         exclude: set[str] | frozenset[str] = frozenset(),
     ) -> None:
-        index = self.rebuild_index(event_id, event, exclude=exclude)
-        self.rebuild_events()
-        self._write_feed(event_id, index)
+        # Two publishes in one process must not interleave list → write, or the later
+        # writer drops the other's record from the index. (Across processes, the next
+        # publish of the event repairs the index, since it is rebuilt from the records.)
+        with _INDEX_LOCK:
+            index = self.rebuild_index(event_id, event, exclude=exclude)
+            self.rebuild_events()
+            self._write_feed(event_id, index)
 
     def _write_feed(self, event_id: str, index: dict[str, Any]) -> None:
         key = feed_key(event_id)
@@ -388,7 +407,12 @@ class Publisher:
             name = key[len(event_id) + 1 :]
             if "/" in name or not name.endswith(".json") or name in _NOT_RECORDS:
                 continue
-            record = read_record(self.storage, event_id, name[: -len(".json")])
+            try:
+                record = read_record(self.storage, event_id, name[: -len(".json")])
+            except StorageError as exc:
+                # one unreadable object must not block the event's other VODs
+                log.warning("%s left out of the index: %s", key, exc)
+                continue
             if record is None:
                 continue  # deleted since the listing
             if self.storage.head(media_key(event_id, record.session_id)) is None:
