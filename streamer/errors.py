@@ -16,7 +16,8 @@ they enter, so callers catch ``StreamerError`` and the CLI maps classes to exit 
     │   └── NotFound
     ├── StateError               the state DB refused something
     │   └── IllegalTransition
-    └── NotFoundError            an id that does not exist (session, broadcast, VOD)
+    ├── NotFoundError            an id that does not exist (session, broadcast, VOD)
+    └── InvalidRequest           a well-formed request that asks for something impossible
 """
 
 from __future__ import annotations
@@ -84,3 +85,7 @@ class IllegalTransition(StateError):
 
 class NotFoundError(StreamerError):
     exit_code = 8
+
+
+class InvalidRequest(StreamerError):
+    exit_code = 2

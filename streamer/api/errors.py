@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from streamer.errors import (
     ConfigError,
     IllegalTransition,
+    InvalidRequest,
     NotFound,
     NotFoundError,
     ScheduleError,
@@ -83,6 +84,7 @@ _DOMAIN: list[tuple[type[StreamerError], int, str]] = [
     (NotFoundError, 404, "not_found"),
     (NotFound, 404, "not_found"),
     (IllegalTransition, 409, "illegal_transition"),
+    (InvalidRequest, 422, "invalid_request"),
     (ScheduleError, 422, "invalid_schedule"),
     (SplitError, 409, "split_failed"),
     (StorageError, 503, "storage_unavailable"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 
 class CutRequest(BaseModel):
@@ -18,8 +18,8 @@ class CutRequest(BaseModel):
 
     start: datetime | None = None
     end: datetime | None = None
-    start_offset_s: float | None = None
-    end_offset_s: float | None = None
+    start_offset_s: float | None = Field(default=None, ge=-86400, le=86400, allow_inf_nan=False)
+    end_offset_s: float | None = Field(default=None, ge=-86400, le=86400, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_form(self) -> CutRequest:

@@ -8,6 +8,7 @@ run as asyncio tasks in this process; split and publish go through the :class:`R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
@@ -19,12 +20,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from streamer import metrics
-from streamer.capture.hls import record
+from streamer.capture.hls import RecordResult, record
 from streamer.capture.watcher import watch
 from streamer.config import Settings
 from streamer.errors import (
     IllegalTransition,
-    NotFoundError,
+    InvalidRequest,
     ResolveError,
     ScheduleError,
     SplitError,
@@ -44,7 +45,7 @@ from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 8  # with backoff 5 s doubling to 10 min: about 10 minutes of retries
 _CURRENT: Orchestrator | None = None
 
 
@@ -57,6 +58,11 @@ async def job_watch(event_id: str, broadcast_id: str) -> None:
 async def job_process(event_id: str, session_id: str) -> None:
     if _CURRENT is not None:
         await _CURRENT.process_session(event_id, session_id)
+
+
+async def job_reprocess(event_id: str, session_id: str) -> None:
+    if _CURRENT is not None:
+        await _CURRENT.process_session(event_id, session_id, manual=True)
 
 
 class Orchestrator:
@@ -102,7 +108,12 @@ class Orchestrator:
             event_loop=self._loop,
         )
         self._scheduler.start()
-        self._load_schedules()
+        try:
+            self._load_schedules()
+        except ScheduleError:
+            # keep serving the last good program from the DB; status shows the problems
+            for event in self.store.events():
+                self.programs.setdefault(event["id"], self.store.program(event["id"]))
         self._recover_interrupted()
         self._replan()
         self._tick_task = self._loop.create_task(self._ticker())
@@ -158,8 +169,13 @@ class Orchestrator:
                 continue
             key = f"{b.event_id}.{b.id}"
             job_id = f"watch:{key}"
-            if b.state in ("ended", "failed", "missing") or moment > b.end + late:
+            if b.state in ("ended", "failed", "missing"):
                 self._remove_job(job_id)
+                continue
+            if moment > b.end + late:
+                self._remove_job(job_id)
+                target = "missing" if b.state == "planned" else "ended"
+                self._set_broadcast(b, target, "its window was over when the service started")
                 continue
             watch_at = b.start - lead
             if watch_at > moment:
@@ -177,6 +193,9 @@ class Orchestrator:
             return
         at = s.end + timedelta(seconds=self.settings.grace_s)
         if s.state == "failed":
+            if s.attempts >= MAX_ATTEMPTS:
+                self._remove_job(job_id)  # final; the media team can still publish by hand
+                return
             at = max(at, s.updated_at + _backoff(s.attempts))
         self._add_job(job_id, job_process, max(at, now()), s.event_id, s.id)
 
@@ -200,8 +219,8 @@ class Orchestrator:
         while not self._closing:
             try:
                 self._tick()
-            except StreamerError as exc:
-                log.warning("tick: %s", exc)
+            except Exception:  # the ticker must outlive any one bad row or DB hiccup
+                log.exception("tick failed")
             await asyncio.sleep(self.tick_s)
 
     def _tick(self) -> None:
@@ -233,18 +252,22 @@ class Orchestrator:
 
     # ---- capture ------------------------------------------------------------------------
 
-    def start_capture(self, event_id: str, broadcast_id: str) -> bool:
-        """Start the watch → capture task of a broadcast unless it is already running."""
+    def start_capture(self, event_id: str, broadcast_id: str, *, manual: bool = False) -> bool:
+        """Start the watch → capture task of a broadcast unless it is already running.
+
+        ``manual`` (the media team's "record") ignores the planned window's end."""
         key = f"{event_id}.{broadcast_id}"
         task = self._captures.get(key)
         if task is not None and not task.done():
             return False
         assert self._loop is not None
         self._stops[key] = asyncio.Event()
-        self._captures[key] = self._loop.create_task(self._capture(event_id, broadcast_id))
+        self._captures[key] = self._loop.create_task(
+            self._capture(event_id, broadcast_id, manual=manual)
+        )
         return True
 
-    async def _capture(self, event_id: str, broadcast_id: str) -> None:
+    async def _capture(self, event_id: str, broadcast_id: str, *, manual: bool) -> None:
         key = f"{event_id}.{broadcast_id}"
         b = self.store.broadcast(event_id, broadcast_id)
         stop = self._stops[key]
@@ -253,64 +276,53 @@ class Orchestrator:
             return
         rec_dir = stages.recording_dir(self.settings, event_id, broadcast_id)
         self.store.save_recording(event_id, broadcast_id, dir=str(rec_dir))
-        not_after = b.end + timedelta(seconds=self.settings.late_limit_s)
+        late = timedelta(seconds=self.settings.late_limit_s)
+        not_after = (max(b.end, now()) if manual else b.end) + late
+        resume = b.state == "live"  # a restart inside the window: record at once
+        recorded = False
         try:
-            if b.state != "live":
-                self._set_broadcast(b, "watching", None)
-                watched = await watch(
-                    self.resolver,
-                    b.url,
-                    not_after=not_after,
-                    poll_s=self.settings.watch_poll_s,
-                    stop=stop,
-                )
-                if watched.state == "stopped":
-                    self._set_broadcast(b, "planned", "watch stopped")
+            while True:
+                if not resume:
+                    self._set_broadcast(
+                        b, "watching", "ended early; watching for a restart" if recorded else None
+                    )
+                    watched = await watch(
+                        self.resolver,
+                        b.url,
+                        not_after=b.end if recorded else not_after,
+                        poll_s=self.settings.watch_poll_s,
+                        stop=stop,
+                    )
+                    if watched.state == "stopped":
+                        self._set_broadcast(b, "ended" if recorded else "planned", "stopped")
+                        return
+                    if watched.state != "live":
+                        if recorded and watched.state == "ended" and now() < b.end:
+                            # the same stream is over; a new one may start before the end
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(stop.wait(), self.settings.watch_poll_s)
+                            continue
+                        if recorded:
+                            self._set_broadcast(b, "ended", "no restart before the window ended")
+                        else:
+                            target = "missing" if watched.state == "missed" else "ended"
+                            self._set_broadcast(b, target, watched.reason)
+                        return
+                resume = False
+                outcome = await self._record(b, rec_dir, not_after, stop)
+                recorded = True
+                if self._closing:
+                    return  # stays live: the next start resumes the capture
+                if outcome.state == "failed":
+                    self._set_broadcast(b, "failed", outcome.reason)
                     return
-                if watched.state == "missed":
-                    self._set_broadcast(b, "missing", watched.reason)
-                    return
-                if watched.state == "ended":
-                    self._set_broadcast(b, "ended", watched.reason)
-                    return
-            self._set_broadcast(b, "live", None)
-            self._emit("broadcast.live", {"event_id": event_id, "broadcast_id": broadcast_id})
-            self._progress[key] = {}
-
-            def progress(p: Any) -> None:
-                self._on_progress(event_id, broadcast_id, p)
-
-            outcome = await record(
-                b.url,
-                rec_dir,
-                resolver=self.resolver,
-                until=not_after,
-                stall_timeout_s=self.settings.stall_timeout_s,
-                stop=stop,
-                on_progress=progress,
-                # keep what the playlist window still holds of the broadcast so far
-                backfill_s=max(0.0, (now() - b.start).total_seconds()),
-                meta={"event_id": event_id, "broadcast_id": broadcast_id, "source_url": b.url},
-            )
-            self.store.save_recording(
-                event_id,
-                broadcast_id,
-                state=outcome.state,
-                reason=outcome.reason,
-                segments=outcome.segments,
-                bytes=outcome.bytes,
-                gaps=outcome.gaps,
-            )
-            if self._closing:
-                return  # stays live: the next start resumes the capture
-            if outcome.state == "failed":
-                self._set_broadcast(b, "failed", outcome.reason)
-            else:
                 self._set_broadcast(b, "ended", f"{outcome.state}: {outcome.reason}")
-            self._emit(
-                "broadcast.ended",
-                {"event_id": event_id, "broadcast_id": broadcast_id, "state": outcome.state},
-            )
+                self._emit(
+                    "broadcast.ended",
+                    {"event_id": event_id, "broadcast_id": broadcast_id, "state": outcome.state},
+                )
+                if outcome.state == "stopped" or now() >= b.end:
+                    return
         except ResolveError as exc:
             self._set_broadcast(b, "failed", str(exc))
         except StreamerError as exc:
@@ -319,6 +331,42 @@ class Orchestrator:
         finally:
             if not self._closing:
                 self._after_broadcast(event_id, broadcast_id)
+
+    async def _record(
+        self, b: BroadcastView, rec_dir: Path, until: datetime, stop: asyncio.Event
+    ) -> RecordResult:
+        assert b.url is not None
+        key = f"{b.event_id}.{b.id}"
+        self._set_broadcast(b, "live", None)
+        self._emit("broadcast.live", {"event_id": b.event_id, "broadcast_id": b.id})
+        self._progress[key] = {}
+
+        def progress(p: Any) -> None:
+            self._on_progress(b.event_id, b.id, p)
+
+        outcome = await record(
+            b.url,
+            rec_dir,
+            resolver=self.resolver,
+            until=until,
+            stall_timeout_s=self.settings.stall_timeout_s,
+            stop=stop,
+            on_progress=progress,
+            # keep what the playlist window still holds of the broadcast so far
+            backfill_s=max(0.0, (now() - b.start).total_seconds()),
+            meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
+        )
+        done = self._progress.get(key, {})
+        self.store.save_recording(
+            b.event_id,
+            b.id,
+            state=outcome.state,
+            reason=outcome.reason,
+            segments=max(outcome.segments, done.get("segments", 0)),
+            bytes=max(outcome.bytes, done.get("bytes", 0)),
+            gaps=max(outcome.gaps, done.get("gaps", 0)),
+        )
+        return outcome
 
     def _on_progress(self, event_id: str, broadcast_id: str, p: Any) -> None:
         key = f"{event_id}.{broadcast_id}"
@@ -348,12 +396,13 @@ class Orchestrator:
         """Once a capture is over, sessions that already started need not wait their end."""
         moment = now()
         for s in self.store.sessions(event_id):
-            if (
-                s.broadcast_id == broadcast_id
-                and s.state in SESSION_PROCESSABLE
-                and s.start <= moment
-            ):
+            if s.broadcast_id != broadcast_id or s.start > moment:
+                continue
+            if s.state in SESSION_PROCESSABLE and s.attempts < MAX_ATTEMPTS:
                 self._add_job(f"process:{s.key}", job_process, moment, event_id, s.id)
+            elif s.state == "incomplete":
+                # a resumed capture may have filled what was missing: cut it again
+                self._add_job(f"process:{s.key}", job_reprocess, moment, event_id, s.id)
 
     # ---- split and publish --------------------------------------------------------------
 
@@ -417,21 +466,33 @@ class Orchestrator:
             )
             return s
 
+    def _program(self, event_id: str) -> Program:
+        """The loaded program, or the DB's copy once its file is gone."""
+        program = self.programs.get(event_id)
+        return program if program is not None else self.store.program(event_id)
+
     def _session_to(
         self, s: SessionView, target: str, reason: str | None, **fields: Any
     ) -> SessionView:
         return self.store.set_session_state(s.event_id, s.id, target, reason, **fields)
 
     def _failed(self, s: SessionView, exc: StreamerError, *, retry: bool) -> SessionView:
+        """Store the reason; plan a retry with backoff while one can help. A storage outage
+        is retried for as long as it lasts (it delays publishing, it must not lose it)."""
         attempts = s.attempts + 1
+        if isinstance(exc, StorageError):
+            attempts = min(attempts, MAX_ATTEMPTS - 1)
+        elif not retry:
+            attempts = MAX_ATTEMPTS
         reason = str(exc)
-        if retry and attempts < MAX_ATTEMPTS:
+        again = attempts < MAX_ATTEMPTS
+        if again:
             delay = _backoff(attempts)
-            reason = f"{reason} (attempt {attempts}, retry in {delay.total_seconds():.0f}s)"
+            reason = f"{reason} (attempt {s.attempts + 1}, retry in {delay.total_seconds():.0f}s)"
         s = self._session_to(s, "failed", reason, attempts=attempts)
         log.warning("session %s failed: %s", s.key, reason)
         self._emit("session.failed", {"event_id": s.event_id, "session_id": s.id, "reason": reason})
-        if retry and attempts < MAX_ATTEMPTS:
+        if again:
             self._add_job(
                 f"process:{s.key}", job_process, now() + _backoff(attempts), s.event_id, s.id
             )
@@ -449,23 +510,27 @@ class Orchestrator:
         return status_of(self.store, self.programs, self.schedule_errors)
 
     def sessions(self, event_id: str) -> list[dict[str, Any]]:
-        program = self.programs.get(event_id)
-        if program is None:
-            raise NotFoundError(f"unknown event {event_id!r}")
+        program = self._program(event_id)
         return [session_json(s, program) for s in self.store.sessions(event_id)]
 
     def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
         s = self.store.find_session(session_id)
-        program = self.programs[s.event_id]
+        program = self._program(s.event_id)
         tz = program.event.tz
-        start = aware(request.start, tz) if request.start else None
-        end = aware(request.end, tz) if request.end else None
+        start, end = self.store.correction(s.event_id, s.id) or (None, None)
+        if request.start is not None:
+            start = aware(request.start, tz)
+        if request.end is not None:
+            end = aware(request.end, tz)
         if request.start_offset_s is not None:
             start = s.start + timedelta(seconds=request.start_offset_s)
         if request.end_offset_s is not None:
             end = s.end + timedelta(seconds=request.end_offset_s)
         if (start or s.start) >= (end or s.end):
-            raise IllegalTransition("the corrected end must come after the corrected start")
+            raise InvalidRequest(
+                f"the corrected end ({iso(end or s.end, tz)}) must come after the corrected"
+                f" start ({iso(start or s.start, tz)})"
+            )
         self.store.add_correction(s.event_id, s.id, start, end)
         done = self._call(self.process_session(s.event_id, s.id, force=True, manual=True))
         return session_json(done, program)
@@ -473,29 +538,30 @@ class Orchestrator:
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
         done = self._call(self.process_session(s.event_id, s.id, manual=True))
-        return session_json(done, self.programs[s.event_id])
+        return session_json(done, self._program(s.event_id))
 
     def unpublish(self, session_id: str) -> dict[str, Any]:
-        s = self.store.find_session(session_id)
-        if s.state not in ("published", "incomplete"):
-            raise IllegalTransition(f"session {s.key} is {s.state}, not published")
+        found = self.store.find_session(session_id)
 
         async def go() -> SessionView:
-            async with self._lock(s.key):
+            async with self._lock(found.key):
+                s = self.store.session(found.event_id, found.id)
+                if s.state not in ("published", "incomplete"):
+                    raise IllegalTransition(f"session {s.key} is {s.state}, not published")
                 await self.runner.run(stages.unpublish_stage, self.settings, s.event_id, s.id)
                 return self._session_to(s, "unpublished", "unpublished by the media team")
 
         try:
             done = self._call(go())
         except StorageError as exc:
-            raise StorageError(f"unpublish of {s.key} failed: {exc}") from exc
-        return session_json(done, self.programs[s.event_id])
+            raise StorageError(f"unpublish of {found.key} failed: {exc}") from exc
+        return session_json(done, self._program(found.event_id))
 
     def record(self, broadcast_id: str) -> dict[str, Any]:
         b = self.store.find_broadcast(broadcast_id)
 
         async def go() -> bool:
-            return self.start_capture(b.event_id, b.id)
+            return self.start_capture(b.event_id, b.id, manual=True)
 
         started = self._call(go())
         state = self.store.broadcast(b.event_id, b.id)
@@ -531,7 +597,7 @@ class Orchestrator:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600.0, 5.0 * 2 ** max(0, attempts - 1)))
+    return timedelta(seconds=min(600.0, 5.0 * 2 ** min(8, max(0, attempts - 1))))
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -56,7 +56,10 @@ def split_stage(settings: Settings, event_id: str, session_id: str, force: bool)
 
 def publish_stage(settings: Settings, event_id: str, session_id: str) -> VodRecord:
     """Upload one cut session and refresh the event's index."""
-    return Publisher(open_storage(settings)).publish_session(
+    storage = open_storage(settings)
+    # presigned URLs expire: every publish hands out fresh ones
+    refresh = bool(getattr(storage, "presign", False))
+    return Publisher(storage, refresh_urls=refresh).publish_session(
         settings.vods_dir, event_id, session_id
     )
 

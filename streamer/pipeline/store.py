@@ -9,10 +9,12 @@ or :meth:`Store.set_session_state`, which check the state machine and log the tr
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +40,8 @@ from streamer.pipeline import states
 from streamer.schedule.model import Broadcast, Event, Program
 from streamer.schedule.model import Session as ScheduledSession
 from streamer.timeutil import iso, now, parse_iso
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}  # from-version → step
@@ -256,6 +260,15 @@ def _sview(row: SessionRow) -> SessionView:
     )
 
 
+def _sview_or_none(row: SessionRow) -> SessionView | None:
+    """A damaged row is logged and left out, so one bad row cannot stop the service."""
+    try:
+        return _sview(row)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        log.error("session %s.%s has unreadable data, ignored: %s", row.event_id, row.id, exc)
+        return None
+
+
 def _rview(row: RecordingRow) -> RecordingView:
     return RecordingView(
         row.event_id,
@@ -278,6 +291,9 @@ class Store:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            path = url.partition(":///")[2]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine: Engine = create_engine(url, **kwargs)
             if url.startswith("sqlite"):
@@ -285,7 +301,10 @@ class Store:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
             self._migrate()
         except SQLAlchemyError as exc:
-            raise StateError(f"state DB {_safe_url(url)} unusable: {exc}") from exc
+            first = _hide_password(str(exc).splitlines()[0], url)
+            raise StateError(f"state DB {_safe_url(url)} unusable: {first}") from None
+        except ValueError:  # a malformed URL; its text may hold the password
+            raise StateError(f"state DB URL {_safe_url(url)} is malformed") from None
         self.url = url
 
     # ---- plumbing ---------------------------------------------------------------------
@@ -531,7 +550,7 @@ class Store:
             q = select(SessionRow).order_by(SessionRow.start, SessionRow.id)
             if event_id:
                 q = q.where(SessionRow.event_id == event_id)
-            return [_sview(r) for r in db.scalars(q)]
+            return [v for v in map(_sview_or_none, db.scalars(q)) if v is not None]
 
     def session(self, event_id: str, session_id: str) -> SessionView:
         with self._tx() as db:
@@ -675,9 +694,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _hide_password(text: str, url: str) -> str:
+    creds = url.partition("://")[2].rpartition("@")[0]
+    password = creds.partition(":")[2]
+    return text.replace(password, "***") if password else text
+
+
 def _safe_url(url: str) -> str:
     """The DB URL without its password, for messages."""
-    head, sep, tail = url.partition("@")
+    head, sep, tail = url.rpartition("@")
     if not sep:
         return url
     scheme, _, creds = head.partition("://")

@@ -137,3 +137,68 @@ def test_a_session_caught_mid_split_by_a_crash_is_planned_again(tmp_path: Path) 
     state, reason, planned = asyncio.run(restart())
     assert state == "failed" and reason is not None and "interrupted while splitting" in reason
     assert "process:planfest.talk" in planned
+
+
+def test_start_with_a_broken_schedule_keeps_the_last_good_program(tmp_path: Path) -> None:
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "plan.yaml").write_text(schedule(2, 3), "utf-8")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", schedules=sched)  # type: ignore[call-arg]
+
+    async def run_once() -> tuple[list[str], list[str], dict[str, str]]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            sessions = [s["id"] for s in orch.sessions("planfest")]
+            return sessions, orch.status()["schedule_errors"], jobs(orch)
+        finally:
+            await orch.shutdown()
+
+    first = asyncio.run(run_once())
+    (sched / "plan.yaml").write_text("event: {id: planfest\n", "utf-8")  # a typo, then a restart
+    sessions, errors, planned = asyncio.run(run_once())
+    assert sessions == first[0] == ["talk"]
+    assert errors and "plan.yaml:" in errors[0]
+    assert planned == first[2]
+
+
+def test_a_broadcast_left_live_past_its_window_is_closed_at_start(tmp_path: Path) -> None:
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    t0 = now() - timedelta(hours=10)
+    t1 = t0 + timedelta(hours=1)
+    (sched / "old.yaml").write_text(
+        f"""
+event: {{id: oldfest, title: Old, timezone: UTC}}
+broadcasts:
+  - {{id: a, url: "https://example.org/a.m3u8", start: "{iso(t0)}", end: "{iso(t1)}"}}
+  - {{id: b, url: "https://example.org/b.m3u8", start: "{iso(t0)}", end: "{iso(t1)}"}}
+sessions:
+  - {{id: s, broadcast: a, start: "{iso(t0)}", end: "{iso(t0 + timedelta(minutes=30))}", title: S}}
+  - {{id: t, broadcast: b, start: "{iso(t0)}", end: "{iso(t0 + timedelta(minutes=30))}", title: T}}
+""",
+        "utf-8",
+    )
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", schedules=sched, late_limit_s=60
+    )  # type: ignore[call-arg]
+    from streamer.pipeline.store import Store
+
+    store = Store(settings.db_url)
+    from streamer.schedule.load import load_program
+
+    store.sync_program(load_program(sched / "old.yaml"))
+    store.set_broadcast_state("oldfest", "a", "watching")
+    store.set_broadcast_state("oldfest", "a", "live")  # then the machine died
+
+    async def go() -> tuple[str, str]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            return orch.store.broadcast("oldfest", "a").state, orch.store.broadcast(
+                "oldfest", "b"
+            ).state
+        finally:
+            await orch.shutdown()
+
+    assert asyncio.run(go()) == ("ended", "missing")
