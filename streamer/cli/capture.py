@@ -22,7 +22,7 @@ from streamer.capture.hls import Progress, RecordResult, record
 from streamer.capture.timeline import TIMELINE, Gap, Timeline
 from streamer.capture.watcher import WatchStatus, watch
 from streamer.config import Settings
-from streamer.errors import CaptureError, ConfigError
+from streamer.errors import CaptureError, ConfigError, ResolveError
 from streamer.timeutil import iso, now, parse_iso, zone
 from streamer.youtube import Resolver
 
@@ -83,7 +83,10 @@ async def _record_main(
         end = now() + timedelta(seconds=duration)
         until = end if until is None else min(until, end)
         duration = None
-    first = await asyncio.to_thread(resolver.resolve, url) if not wait else None
+    try:
+        first = await asyncio.to_thread(resolver.resolve, url) if not wait else None
+    except ResolveError as exc:
+        return f"failed: {exc}"
     if wait or (first is not None and first.is_upcoming):
         limit = until or now() + timedelta(seconds=settings.late_limit_s)
 
@@ -93,9 +96,12 @@ async def _record_main(
             when = f", expected {iso(info.release_time)}" if info and info.release_time else ""
             console.print(f"waiting: {what}{when}; next check in {status.next_poll_s:.0f}s")
 
-        watched = await watch(
-            resolver, url, not_after=limit, poll_s=15.0, on_status=on_status, stop=stop
-        )
+        try:
+            watched = await watch(
+                resolver, url, not_after=limit, poll_s=15.0, on_status=on_status, stop=stop
+            )
+        except ResolveError as exc:
+            return f"failed: {exc}"
         if watched.state in ("missed", "stopped"):
             return f"{'stopped' if watched.state == 'stopped' else 'failed'}: {watched.reason}"
 

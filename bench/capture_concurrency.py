@@ -1,0 +1,233 @@
+"""How many concurrent 720p live streams one recorder process keeps with no missed segment.
+
+    .venv/bin/python bench/capture_concurrency.py [--levels 25,50,75,100] [--duration 30]
+        [--runs 3] [--baseline]
+
+The source is ``streamer simulate --replay N`` in its own process: N live playlists
+(1280x720, 25 fps, ~2.5 Mb/s CBR + 128 kb/s AAC, 1 s segments, a 10-segment window, no
+encoding while serving). At each level, one Python process runs N ``record()`` calls in one
+event loop (started 50 ms apart, as a scheduler would) until a common end ``--duration``
+seconds after a start-up allowance of 0.25 s per stream; a stream misses a segment when its
+timeline has a gap or a sequence jump, or when it kept fewer than ``duration - 1`` segments.
+A level passes when every run misses nothing; the figure is the highest level that passes.
+
+``--baseline`` runs the same levels with N ``ffmpeg -i URL -c copy -f segment`` processes
+(a miss is ffmpeg's "skipping ... segments ahead, expired from playlists" warning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamer.capture.hls import record  # noqa: E402
+from streamer.capture.timeline import Timeline  # noqa: E402
+from streamer.config import Settings  # noqa: E402
+from streamer.timeutil import now  # noqa: E402
+from streamer.youtube import Resolver  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache" / "capture"
+RAMP_S = 0.25  # start-up allowance per stream before the measured duration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_source(streams: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamer",
+            "simulate",
+            "--replay",
+            str(streams),
+            "--size",
+            "1280x720",
+            "--port",
+            str(port),
+            "--window",
+            "10",
+            "--out",
+            str(CACHE),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600  # the first run encodes the replay segments
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("replay source did not start")
+
+
+def missed(directory: Path) -> tuple[int, int]:
+    """(segments kept, segments missed) of one recording."""
+    timeline = Timeline.load(directory)
+    lost = 0
+    for run_a, run_b in zip(timeline.runs(), timeline.runs()[1:], strict=False):
+        lost += max(1, run_b.segments[0].seq - run_a.segments[-1].seq - 1)
+    return len(timeline.segments), lost + len(timeline.gaps())
+
+
+async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[int, int, float]:
+    resolver = Resolver(Settings(_env_file=None))  # type: ignore[call-arg]
+    # Everyone records until the same end, ``duration`` after the last one could have started
+    # (yt-dlp resolving costs ~0.1-0.3 CPU-s per stream at start).
+    until = now() + timedelta(seconds=n * RAMP_S + duration)
+    cpu0, wall0 = time.process_time(), time.monotonic()
+
+    states: dict[str, int] = {}
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(i * 0.05)
+        result = await record(
+            f"{base}/s{i}/live.m3u8",
+            work / f"s{i}",
+            resolver=resolver,
+            until=until,
+            stall_timeout_s=30,
+        )
+        key = f"{result.state}: {result.reason[:60]}"
+        states[key] = states.get(key, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    cpu = time.process_time() - cpu0
+    wall = time.monotonic() - wall0
+    kept = lost = short = 0
+    for i in range(n):
+        k, m = missed(work / f"s{i}")
+        kept, lost = kept + k, lost + m
+        if k < duration - 1:  # never got going in time: counts as missed
+            short += int(duration - 1 - k)
+    if short:
+        print(f"  ({lost} lost in gaps, {short} short of the duration; {states})")
+    return kept, lost + short, cpu / wall
+
+
+def ffmpeg_level(base: str, n: int, duration: float, work: Path) -> tuple[int, int, float]:
+    procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+    for i in range(n):
+        out = work / f"f{i}"
+        out.mkdir(parents=True)
+        log = out / "stderr.txt"
+        with log.open("wb") as fh:
+            procs.append(
+                (
+                    subprocess.Popen(
+                        [
+                            "ffmpeg",
+                            "-nostdin",
+                            "-v",
+                            "warning",
+                            "-i",
+                            f"{base}/s{i}/live.m3u8",
+                            "-c",
+                            "copy",
+                            "-f",
+                            "segment",
+                            "-segment_time",
+                            "1",
+                            "-t",
+                            str(duration),
+                            str(out / "%06d.ts"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=fh,
+                    ),
+                    log,
+                )
+            )
+        time.sleep(0.05)
+    cpu = 0.0
+    t0 = time.monotonic()
+    for proc, _ in procs:
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        cpu += usage.ru_utime + usage.ru_stime
+    wall = time.monotonic() - t0 + n * 0.05
+    kept = lost = 0
+    for _, log in procs:
+        kept += len(list(log.parent.glob("*.ts")))
+        lost += log.read_text(errors="replace").count("expired from playlist")
+    return kept, lost, cpu / wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="25,50,75,100")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", action="store_true")
+    args = parser.parse_args()
+    levels = [int(v) for v in args.levels.split(",")]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    source, base = start_source(max(levels))
+    best = {"ours": 0, "ffmpeg": 0}
+    try:
+        kinds = ["ours", "ffmpeg"] if args.baseline else ["ours"]
+        for kind in kinds:
+            for n in levels:
+                lost_runs, loads = [], []
+                for run in range(args.runs):
+                    work = Path(tempfile.mkdtemp(prefix=f"capture-conc-{kind}-"))
+                    try:
+                        if kind == "ours":
+                            kept, lost, load = asyncio.run(ours_level(base, n, args.duration, work))
+                        else:
+                            kept, lost, load = ffmpeg_level(base, n, args.duration, work)
+                    finally:
+                        shutil.rmtree(work, ignore_errors=True)
+                    lost_runs.append(lost)
+                    loads.append(load)
+                    print(
+                        f"{kind:6s} {n:4d} streams, run {run + 1}: {kept} segments kept, "
+                        f"{lost} missed, {load:.2f} CPUs busy",
+                        flush=True,
+                    )
+                    if lost:
+                        break
+                if any(lost_runs):
+                    break
+                best[kind] = n
+                print(
+                    f"{kind:6s} {n:4d} streams: no missed segment "
+                    f"(median {statistics.median(loads):.2f} CPUs)",
+                    flush=True,
+                )
+    finally:
+        source.terminate()
+        source.wait()
+    print()
+    print(
+        f"streamer, one process : {best['ours']} concurrent 720p streams with no missed "
+        f"segment (goal >= 50; levels tried {levels})"
+    )
+    if args.baseline:
+        ratio = best["ours"] / best["ffmpeg"] if best["ffmpeg"] else float("inf")
+        print(f"ffmpeg, one per stream: {best['ffmpeg']} streams = ratio {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Capture fixtures: real ffmpeg broadcasts and replay streams on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streamer.simulate import ReplayServer
+
+ROOT = Path(__file__).resolve().parents[2]
+# Small pictures keep several concurrent encoders cheap on a 2-core machine.
+SMALL = {"width": 320, "height": 180, "fps": 25}
+
+
+def streamer_cmd(*args: str) -> list[str]:
+    """The CLI as a subprocess (the real entry point)."""
+    return [sys.executable, "-m", "streamer", *args]
+
+
+@pytest.fixture(scope="session")
+def replay_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pre-encoded replay segments, made once per session."""
+    root = tmp_path_factory.mktemp("replay")
+    ReplayServer(root, width=320, height=180, count=6, video_bitrate="300k").prepare()
+    return root
+
+
+@pytest.fixture
+def replay(replay_cache: Path) -> Iterator[ReplayServer]:
+    server = ReplayServer(
+        replay_cache, width=320, height=180, count=6, window=6, video_bitrate="300k"
+    ).start()
+    yield server
+    server.close()
