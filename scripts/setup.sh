@@ -7,13 +7,15 @@ want_test=0; [ "${1:-}" = "--test" ] && want_test=1
 
 need_pkgs=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
+# the simulated broadcast burns a clock into its picture with this font
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_pkgs+=(fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium fonts-noto-cjk)
 fi
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then
-  for cand in python3.13 python3.12 python3.11 python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  for cand in python3 python3.11 python3.12 python3.13; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       PY=$cand; break
     fi
   done

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,11 @@ def test_run_timeout_terminates_then_kills() -> None:
     with pytest.raises(ToolTimeout):
         # a child that ignores SIGTERM must still be killed
         procs.run(
-            [sys.executable, "-c", "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+            [
+                sys.executable,
+                "-c",
+                "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+            ],
             timeout=1,
         )
     assert time.monotonic() - started < procs.TERMINATE_GRACE_S + 5
@@ -33,7 +36,9 @@ def test_run_timeout_terminates_then_kills() -> None:
 
 def test_run_failure_carries_stderr() -> None:
     with pytest.raises(ToolError, match="boom"):
-        procs.run([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], timeout=10)
+        procs.run(
+            [sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], timeout=10
+        )
 
 
 def test_admin_token_placeholder_refused_in_production(tmp_path: Path) -> None:
