@@ -108,30 +108,48 @@ def status(
     _print_status(data)
 
 
+def _when(value: str) -> str:
+    """``MM-DD HH:MM`` of an ISO time (already in the event's zone)."""
+    return f"{value[5:10]} {value[11:16]}"
+
+
 def _print_status(data: dict[str, Any]) -> None:
     console = Console()
-    bt = Table(title="broadcasts")
-    for col in ("id", "state", "window", "segments", "MB", "gaps", "reason"):
-        bt.add_column(col)
-    for b in data["broadcasts"]:
-        rec = b["recording"] or {}
-        bt.add_row(
-            f"{b['event_id']}.{b['id']}",
-            b["state"],
-            f"{b['start'][:16]} → {b['end'][11:16]}",
-            str(rec.get("segments", "")),
-            f"{rec.get('bytes', 0) / 1e6:.1f}" if rec else "",
-            str(rec.get("gaps", "")),
-            b["reason"] or "",
-        )
-    console.print(bt)
-    st = Table(title="sessions")
-    for col in ("id", "start", "state", "coverage", "title", "reason"):
-        st.add_column(col)
-    for s in data["sessions"]:
-        cov = f"{s['coverage']:.0%}" if s["coverage"] is not None else ""
-        st.add_row(s["id"], s["start"][:16], s["state"], cov, s["title_text"], s["reason"] or "")
-    console.print(st)
+    for event in data["events"] or [{"id": None, "timezone": "UTC"}]:
+        eid = event["id"]
+        bt = Table(title=f"{eid or ''} broadcasts ({event['timezone']})", title_justify="left")
+        bt.add_column("id", no_wrap=True)
+        bt.add_column("state", no_wrap=True)
+        bt.add_column("window", no_wrap=True)
+        bt.add_column("segs", justify="right")
+        bt.add_column("MB", justify="right")
+        bt.add_column("gaps", justify="right")
+        bt.add_column("reason", overflow="fold")
+        for b in (b for b in data["broadcasts"] if b["event_id"] == eid):
+            rec = b["recording"] or {}
+            bt.add_row(
+                b["id"],
+                b["state"],
+                f"{_when(b['start'])}–{b['end'][11:16]}",
+                str(rec.get("segments", "")),
+                f"{rec.get('bytes', 0) / 1e6:.1f}" if rec else "",
+                str(rec.get("gaps", "")),
+                b["reason"] or "",
+            )
+        console.print(bt)
+        st = Table(title=f"{eid or ''} sessions", title_justify="left")
+        st.add_column("id", no_wrap=True, min_width=8)
+        st.add_column("start", no_wrap=True, min_width=11)
+        st.add_column("state", no_wrap=True, min_width=9)
+        st.add_column("cov", justify="right", min_width=4)
+        st.add_column("title", overflow="ellipsis", no_wrap=True, max_width=22)
+        st.add_column("reason", overflow="fold")
+        for x in (x for x in data["sessions"] if x["event_id"] == eid):
+            cov = f"{x['coverage']:.0%}" if x["coverage"] is not None else ""
+            st.add_row(
+                x["id"], _when(x["start"]), x["state"], cov, x["title_text"], x["reason"] or ""
+            )
+        console.print(st)
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(data["counts"].items()))
     console.print(f"sessions by state: {counts or 'none'}")
     for problem in data["schedule_errors"]:

@@ -607,13 +607,13 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def broadcast_json(b: BroadcastView) -> dict[str, Any]:
+def broadcast_json(b: BroadcastView, tz: ZoneInfo | None = None) -> dict[str, Any]:
     return {
         "id": b.id,
         "event_id": b.event_id,
         "url": b.url,
-        "start": iso(b.start),
-        "end": iso(b.end),
+        "start": iso(b.start, tz),
+        "end": iso(b.end, tz),
         "state": b.state,
         "reason": b.reason,
         "live_at": iso(b.live_at) if b.live_at else None,
@@ -658,7 +658,8 @@ def status_of(
     recs = {(r.event_id, r.broadcast_id): r for r in store.recordings()}
     broadcasts = []
     for b in store.broadcasts():
-        row = broadcast_json(b)
+        zone = zones.get(b.event_id)
+        row = broadcast_json(b, zone.event.tz if isinstance(zone, Program) else zone)
         rec = recs.get((b.event_id, b.id))
         row["recording"] = (
             {
