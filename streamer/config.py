@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     stall_timeout_s: float = 60.0
     max_height: int = 1080
     cookies_file: Path | None = None
+    js_runtimes: list[str] = Field(
+        default=["deno", "node"],
+        description="JavaScript runtimes yt-dlp may use for YouTube (deno, node, bun, quickjs)",
+    )
     # split / publish
     grace_s: float = 120.0
     pad_s: float = 0.0

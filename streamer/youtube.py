@@ -217,6 +217,8 @@ class Resolver:
         }
         if self.settings.cookies_file is not None:
             opts["cookiefile"] = str(self.settings.cookies_file)
+        # YouTube needs a JS runtime for its challenges; yt-dlp only enables deno by itself
+        opts["js_runtimes"] = {name: {} for name in self.settings.js_runtimes}
         return opts
 
     def extract(self, url: str) -> dict[str, Any]:
