@@ -561,30 +561,29 @@ class Store:
 
     def find_session(self, ref: str) -> SessionView:
         """A session by ``event.session`` or by a session id unique across events."""
-        if "." in ref:
-            event_id, _, sid = ref.partition(".")
-            return self.session(event_id, sid)
-        with self._tx() as db:
-            rows = list(db.scalars(select(SessionRow).where(SessionRow.id == ref)))
-        if not rows:
-            raise NotFoundError(f"unknown session {ref!r}")
-        if len(rows) > 1:
-            events = ", ".join(f"{r.event_id}.{r.id}" for r in rows)
-            raise NotFoundError(f"session id {ref!r} is ambiguous; use one of {events}")
-        return _sview(rows[0])
+        event_id, sid = self._resolve_ref(SessionRow, "session", ref)
+        return self.session(event_id, sid)
 
     def find_broadcast(self, ref: str) -> BroadcastView:
+        """A broadcast by ``event.broadcast`` or by an id unique across events."""
+        event_id, bid = self._resolve_ref(BroadcastRow, "broadcast", ref)
+        return self.broadcast(event_id, bid)
+
+    def _resolve_ref(
+        self, table: type[SessionRow] | type[BroadcastRow], kind: str, ref: str
+    ) -> tuple[str, str]:
         if "." in ref:
-            event_id, _, bid = ref.partition(".")
-            return self.broadcast(event_id, bid)
+            event_id, _, oid = ref.partition(".")
+            return event_id, oid
         with self._tx() as db:
-            rows = list(db.scalars(select(BroadcastRow).where(BroadcastRow.id == ref)))
-        if not rows:
-            raise NotFoundError(f"unknown broadcast {ref!r}")
-        if len(rows) > 1:
-            events = ", ".join(f"{r.event_id}.{r.id}" for r in rows)
-            raise NotFoundError(f"broadcast id {ref!r} is ambiguous; use one of {events}")
-        return _bview(rows[0])
+            query = select(table.event_id, table.id).where(table.id == ref)
+            keys = [(str(e), str(i)) for e, i in db.execute(query)]
+        if not keys:
+            raise NotFoundError(f"unknown {kind} {ref!r}")
+        if len(keys) > 1:
+            choices = ", ".join(f"{e}.{i}" for e, i in keys)
+            raise NotFoundError(f"{kind} id {ref!r} is ambiguous; use one of {choices}")
+        return keys[0]
 
     def _set_session(self, db: Session, row: SessionRow, target: str, reason: str | None) -> None:
         src = row.state

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,24 +27,13 @@ import pytest
 
 from streamer.simulate import SimulatedBroadcast
 from streamer.timeutil import iso, now
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "e2e-admin-token-0123456789"
 SECRET = "hook-secret"
 STREAMER = [sys.executable, "-m", "streamer"]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 class Hooks:
