@@ -15,13 +15,16 @@ Per run, for the same six windows (both ends mid-GOP):
   (plus AAC copy), scaled to the mean window length (a full encode of every window would take
   most of an hour on two cores).
 
-Prints medians and the ratios exact/copy (goal <= 1.5) and re-encode/exact (goal >= 30).
+Prints medians and the ratios exact/copy (goal <= 1.5) and re-encode/exact (goal >= 30), in
+wall time and in the CPU time of the ffmpeg/ffprobe processes (user + system; less sensitive to
+other work on the machine than wall time).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -119,10 +122,23 @@ def program() -> Program:
     )
 
 
-def timed(fn: Callable[..., None], *args: object) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn: Callable[..., None], *args: object, name: str = "") -> float:
+    """Wall seconds of ``fn(*args)``; the child processes' CPU seconds go to ``CPU[name]``."""
+    cpu = _children_cpu()
     t = time.perf_counter()
     fn(*args)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    if name:
+        CPU.setdefault(name, []).append(_children_cpu() - cpu)
+    return wall
 
 
 def exact_one(prog: Program, out: Path, session_id: str) -> None:
@@ -200,8 +216,8 @@ def main() -> None:
     for run in range(args.runs):
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             out = Path(tmp)
-            results["copy"].append(timed(run_copy, prog, out))
-            results["exact"].append(timed(run_exact, prog, out))
+            results["copy"].append(timed(run_copy, prog, out, name="copy"))
+            results["exact"].append(timed(run_exact, prog, out, name="exact"))
             results["exact+products"].append(timed(run_products, prog, out / "p"))
             results["copy-2jobs"].append(timed(run_copy, prog, out / "c2", 2))
             results["exact-2jobs"].append(timed(run_exact, prog, out / "e2", 2))
@@ -223,6 +239,9 @@ def main() -> None:
     print(f"  exact 2 jobs / copy 1 job = {ratio2:.2f}")
     print(f"  exact 2 jobs / copy 2 jobs = {med['exact-2jobs'] / med['copy-2jobs']:.2f}")
     print(f"  re-encode / exact = {med['re'] / med['exact']:.1f}  (goal >= 30)")
+    cpu = {k: statistics.median(v) for k, v in CPU.items()}
+    print(f"  ffmpeg CPU: copy {cpu['copy']:.2f} s, exact {cpu['exact']:.2f} s", end="")
+    print(f", exact / copy = {cpu['exact'] / cpu['copy']:.2f}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -107,16 +108,26 @@ def _pid(value: Any) -> int | None:
 
 def media_info(url: str) -> MediaInfo:
     """Streams of a file or protocol URL; the first video and audio stream count."""
-    data = _ffprobe(
-        [
-            "-show_entries",
-            "format=start_time,duration:stream=index,id,codec_type,codec_name,profile,level,"
-            "pix_fmt,width,height,r_frame_rate,avg_frame_rate,has_b_frames,start_time,"
-            "sample_rate,channels,sample_aspect_ratio,color_range,color_space,"
-            "color_primaries,color_transfer",
-        ],
-        url,
-    )
+    return _media_info(_ffprobe(["-show_entries", INFO_ENTRIES], url))
+
+
+INFO_ENTRIES = (
+    "format=start_time,duration:stream=index,id,codec_type,codec_name,profile,level,"
+    "pix_fmt,width,height,r_frame_rate,avg_frame_rate,has_b_frames,start_time,"
+    "sample_rate,channels,sample_aspect_ratio,color_range,color_space,"
+    "color_primaries,color_transfer"
+)
+
+
+def _video_index(data: dict[str, Any]) -> int | None:
+    for st in data.get("streams", []):
+        if st.get("codec_type") == "video":
+            index = st.get("index")
+            return int(index) if isinstance(index, int) else None
+    return None
+
+
+def _media_info(data: dict[str, Any]) -> MediaInfo:
     video: VideoInfo | None = None
     audio: AudioInfo | None = None
     for st in data.get("streams", []):
@@ -183,8 +194,12 @@ def video_packets(url: str, spans: list[tuple[float, float]]) -> list[Packet]:
         ],
         url,
     )
+    return _packets(data.get("packets", []))
+
+
+def _packets(items: list[dict[str, Any]]) -> list[Packet]:
     out: list[Packet] = []
-    for pkt in data.get("packets", []):
+    for pkt in items:
         pts, dts = _float(pkt.get("pts_time")), _float(pkt.get("dts_time"))
         if pts is None:
             continue
@@ -198,6 +213,82 @@ def video_packets(url: str, spans: list[tuple[float, float]]) -> list[Packet]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Streams, plus the video packets read around the cut points, from one ffprobe run."""
+
+    info: MediaInfo
+    packets: list[Packet]
+    spans: list[tuple[float, float]]  # absolute pts ranges in which every packet is known
+
+
+def probe_around(url: str, offsets: list[tuple[float, float]]) -> Probe:
+    """Stream layout and the video packets in ``offsets`` (seconds from the input's start).
+
+    One ffprobe run instead of two: the intervals are given relative to the format start time
+    (``+start%+length``; each one after the first counts from where the previous one stopped, so
+    it is asked for a second early). What was really covered is worked out from the packets
+    themselves: every packet before a run's first one has a smaller DTS, so a PTS below that
+    DTS plus the reorder delay; every packet after its last one has a larger DTS. A run that
+    starts at the input's start, or reaches its last second, covers everything before or after.
+    """
+    ranges = sorted((max(0.0, lo), hi) for lo, hi in offsets)
+    merged: list[tuple[float, float]] = []
+    for lo, hi in ranges:
+        if merged and lo <= merged[-1][1] + 4.0:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    parts: list[str] = []
+    prev_end: float | None = None
+    for lo, hi in merged:
+        start = lo if prev_end is None else lo - prev_end - 1.0
+        width = hi - lo if prev_end is None else hi - lo + 1.0
+        # from the start: no seek at all (a seek may land a packet or two late)
+        head = "" if prev_end is None and lo <= 0.0 else f"+{start:.6f}"
+        parts.append(f"{head}%+{width:.6f}")
+        prev_end = hi
+    data = _ffprobe(
+        [
+            "-read_intervals",
+            ",".join(parts),
+            "-show_entries",
+            INFO_ENTRIES + ":packet=stream_index,pts_time,dts_time,flags,pos",
+        ],
+        url,
+    )
+    info = _media_info(data)
+    index = _video_index(data)
+    runs: list[list[Packet]] = []
+    last_dts: float | None = None
+    for pkt in data.get("packets", []):
+        if pkt.get("stream_index") != index:
+            continue
+        got = _packets([pkt])
+        if not got:
+            continue
+        p = got[0]
+        # a new interval: the DTS jumps (video DTS only ever step one frame within a run)
+        if last_dts is None or not (last_dts <= p.dts <= last_dts + 1.0):
+            runs.append([])
+        runs[-1].append(p)
+        last_dts = p.dts
+    packets: list[Packet] = []
+    spans: list[tuple[float, float]] = []
+    for i, run in enumerate(runs):
+        packets.extend(run)
+        reorder = max(p.pts - p.dts for p in run)
+        first, last = min(p.dts for p in run), max(p.dts for p in run)
+        lo, hi = first + reorder + 0.001, last
+        if i == 0 and merged[0][0] <= 0.0:
+            lo = -math.inf  # read from the very start
+        if i == len(runs) - 1 and info.duration and last >= info.start + info.duration - 1.0:
+            hi = math.inf  # read to the very end
+        if hi > lo:
+            spans.append((lo, hi))
+    return Probe(info, packets, spans)
 
 
 @dataclass(frozen=True)
