@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "schedules")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        # absolute from the start: subprocesses and scripts must not depend on the cwd
+        return value.expanduser().absolute()
 
     @property
     def db_url(self) -> str:

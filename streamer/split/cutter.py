@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -491,6 +491,9 @@ def cut(
         raise SplitError("nothing to cut: the window has no recorded media")
     if mode not in ("exact", "copy"):
         raise SplitError(f"unknown split mode {mode!r} (exact or copy)")
+    # absolute paths: ffmpeg's concat demuxer resolves relative ones against the script's dir
+    workdir = workdir.resolve()
+    pieces = [replace(p, files=[f.resolve() for f in p.files]) for p in pieces]
     workdir.mkdir(parents=True, exist_ok=True)
     step = on_step or (lambda _name, _frac: None)
     joiner = _Joiner(workdir)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -326,18 +327,17 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
 
 
 def test_demo_once_publishes_every_session(tmp_path: Path, free_port: int) -> None:
+    """As the README runs it: the default, relative data dir (./data) and schedules/."""
     root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "STREAMER_DATA_DIR": str(tmp_path / "data"),
-        "STREAMER_SCHEDULES": str(root / "schedules"),
-    }
+    shutil.copytree(root / "schedules", tmp_path / "schedules")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_")}
     started = time.monotonic()
     done = subprocess.run(
         [*STREAMER, "demo", "--once", "--port", str(free_port), "--session-seconds", "12"],
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
