@@ -27,8 +27,8 @@ HLS_PROTOCOLS = ("m3u8_native", "m3u8")
 _UNAVAILABLE = re.compile(
     r"private video|video unavailable|has been removed|account associated with this video"
     r"|this video is no longer available|video does not exist|not available anymore"
-    r"|members[- ]only|join this channel|removed by the uploader|terminated"
-    r"|confirm your age|sign in to confirm|copyright",
+    r"|members[- ]only|join this channel|removed by the uploader|account has been terminated"
+    r"|confirm your age|removed for violating|copyright claim",
     re.IGNORECASE,
 )
 

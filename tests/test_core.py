@@ -70,3 +70,18 @@ def test_timeline_roundtrip_gaps_and_pieces(tmp_path: Path) -> None:
     assert [p.duration_s for p in pieces] == [7.5, 2.5]
     assert pieces[0].offset_in == 0.5 and len(pieces[0].files) == 8
     assert tl.gaps_within(t0, t0 + timedelta(seconds=25))[-1].duration_s == 5
+
+
+def test_time_jump_inside_consecutive_sequence_numbers_is_a_gap(tmp_path: Path) -> None:
+    t0 = datetime(2021, 4, 27, 1, 0, tzinfo=UTC)
+    with TimelineWriter(tmp_path) as w:
+        for seq in range(100, 110):  # +30 s jump after 104, numbers still consecutive
+            start = t0 + timedelta(seconds=seq - 100 + (30 if seq >= 105 else 0))
+            w.write_segment(1, seq, b"x", start, 1.0, True)
+    tl = Timeline.load(tmp_path)
+    assert len(tl.runs()) == 2
+    window = (t0, t0 + timedelta(seconds=40))
+    assert [round(g.duration_s) for g in tl.gaps_within(*window)] == [30]
+    pieces = tl.pieces(*window)
+    assert [p.duration_s for p in pieces] == [5.0, 5.0]
+    assert pieces[1].start == t0 + timedelta(seconds=35)

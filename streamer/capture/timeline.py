@@ -194,12 +194,18 @@ class Timeline:
         ]
 
     def runs(self) -> list[Run]:
-        """Continuous pieces: a new run at every new part or sequence jump."""
+        """Continuous pieces: a new run at every new part, sequence jump or time jump."""
         runs: list[Run] = []
         for part in self.parts():
             current: Run | None = None
             for seg in part.segments:
-                if current is None or seg.seq != current.segments[-1].seq + 1:
+                prev = current.segments[-1] if current is not None else None
+                jump = prev is not None and (
+                    seg.seq != prev.seq + 1
+                    # a hole (or an overlap) in time despite consecutive numbers
+                    or abs((seg.start - prev.end).total_seconds()) > GAP_TOLERANCE_S
+                )
+                if current is None or jump:
                     current = Run(part.index)
                     runs.append(current)
                 current.segments.append(seg)

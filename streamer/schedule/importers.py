@@ -575,7 +575,7 @@ def _title(talk: _Talk) -> Title:
 
 def _unique(base: str, taken: set[str], fallback: str) -> str:
     candidate = base or fallback
-    if not _ID_RE.match(candidate):
+    if not _ID_RE.fullmatch(candidate):
         candidate = fallback
     out, n = candidate, 2
     while out in taken:
@@ -597,7 +597,7 @@ def _build(
     warnings = list(found.warnings)
     zone = found.zone or (tz.key if tz else "UTC")
     eid = event_id or slugify(found.acronym or "") or slugify(found.title or "") or slugify(stem)
-    if not _ID_RE.match(eid or ""):
+    if not _ID_RE.fullmatch(eid or ""):
         raise ScheduleError(f"{name}: cannot make an event id from the source; pass --event-id")
     for room in room_urls:
         if room not in {t.room for t in found.talks}:

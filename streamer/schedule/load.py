@@ -595,7 +595,7 @@ class _Checker:
         if not isinstance(value, str):
             self.error(line, f"{what} id must be text, got {_kind(value)}")
             return None
-        if not _ID_RE.match(value):
+        if not _ID_RE.fullmatch(value):
             self.error(
                 line,
                 f"invalid {what} id {value!r}: use 1-80 lower-case letters, digits, '-' or '_',"

@@ -25,7 +25,7 @@ def normalise_url(raw: str) -> str:
     ``/live/ID`` URL, and any other http(s) URL (an HLS ``.m3u8`` for instance).
     """
     text = raw.strip()
-    if VIDEO_ID_RE.match(text):
+    if VIDEO_ID_RE.fullmatch(text):
         return WATCH + text
     if any(c.isspace() for c in text):
         raise ValueError(f"{text!r} contains spaces")
@@ -45,7 +45,7 @@ def normalise_url(raw: str) -> str:
         raise ValueError(f"{text!r} has an invalid port") from None
     if host in YOUTUBE_HOSTS:
         _check_youtube(text, parts.path, parts.query)
-    elif host in SHORT_HOSTS and not VIDEO_ID_RE.match(parts.path.strip("/")):
+    elif host in SHORT_HOSTS and not VIDEO_ID_RE.fullmatch(parts.path.strip("/")):
         raise ValueError(f"{text!r}: a youtu.be URL needs an 11-character video id")
     return text
 
@@ -53,7 +53,7 @@ def normalise_url(raw: str) -> str:
 def _check_youtube(text: str, path: str, query: str) -> None:
     if path.rstrip("/") == "/watch":
         ids = parse_qs(query).get("v", [])
-        if not ids or not VIDEO_ID_RE.match(ids[0]):
+        if not ids or not VIDEO_ID_RE.fullmatch(ids[0]):
             raise ValueError(f"{text!r}: a watch URL needs v=<11-character video id>")
         return
     if _CHANNEL_LIVE_RE.match(path) or _VIDEO_PATH_RE.match(path):
@@ -70,11 +70,11 @@ def video_id(url: str) -> str | None:
     host = (parts.hostname or "").lower()
     if host in SHORT_HOSTS:
         vid = parts.path.strip("/")
-        return vid if VIDEO_ID_RE.match(vid) else None
+        return vid if VIDEO_ID_RE.fullmatch(vid) else None
     if host in YOUTUBE_HOSTS:
         if parts.path.rstrip("/") == "/watch":
             ids = parse_qs(parts.query).get("v", [])
-            return ids[0] if ids and VIDEO_ID_RE.match(ids[0]) else None
+            return ids[0] if ids and VIDEO_ID_RE.fullmatch(ids[0]) else None
         match = _VIDEO_PATH_RE.match(parts.path)
         return match.group(2) if match else None
     return None

@@ -127,7 +127,9 @@ def split_session(
             raise SplitError(f"{session_id}: the cut produced no playable video")
         write_thumbnail(tmp_mp4, tmp_jpg, info.duration_s)
         record = _record(plan, program, info, tmp_mp4, mode, fingerprint, source_url, timeline)
-        # media first, record last: a record on disk always describes finished media
+        # media first, record last: a record on disk always describes finished media, and
+        # the old record goes first so a crash here leaves "not split", never a mismatch
+        out.json.unlink(missing_ok=True)
         tmp_mp4.replace(out.mp4)
         tmp_jpg.replace(out.jpg)
         body = json.dumps(vod.dump(record), ensure_ascii=False, indent=2) + "\n"

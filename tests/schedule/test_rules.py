@@ -432,3 +432,9 @@ def test_unknown_broadcast_reported_even_when_times_are_bad(write: Write) -> Non
     errors, _ = problems(write(text))
     assert [line for line, _ in errors] == [12, 13]
     assert "names unknown broadcast 'nope'" in errors[0][1]
+
+
+def test_id_with_a_trailing_newline_is_an_error_not_a_crash(write: Write) -> None:
+    path = write(edit(BASE, 6, '  - id: "day1\\n"'))
+    _program, errors, _warnings = check_program(path)
+    assert any(":6: invalid broadcast id" in e for e in errors), errors

@@ -1,0 +1,37 @@
+"""Which yt-dlp messages mean "gone for good" and which are worth waiting out."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamer.errors import BroadcastUnavailable, ResolveError
+from streamer.youtube import translate_error
+
+URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ERROR: [youtube] dQw4w9WgXcQ: Sign in to confirm you’re not a bot. Use --cookies",
+        "ERROR: [youtube] dQw4w9WgXcQ: This live event will begin in 3 hours.",
+        "ERROR: [youtube] dQw4w9WgXcQ: Unable to download API page: HTTP Error 503",
+    ],
+)
+def test_passing_trouble_is_retried(message: str) -> None:
+    err = translate_error(URL, message)
+    assert type(err) is ResolveError and URL in str(err)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ERROR: [youtube] dQw4w9WgXcQ: Private video. Sign in if you've been granted access",
+        "ERROR: [youtube] dQw4w9WgXcQ: Sign in to confirm your age. This video may be",
+        "ERROR: [youtube] dQw4w9WgXcQ: This video has been removed by the uploader",
+        "ERROR: [youtube] dQw4w9WgXcQ: This video is no longer available because the YouTube"
+        " account associated with this video has been terminated.",
+    ],
+)
+def test_gone_for_good_is_unavailable(message: str) -> None:
+    assert isinstance(translate_error(URL, message), BroadcastUnavailable)
