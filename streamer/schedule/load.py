@@ -190,6 +190,12 @@ def program_from_data(data: Mapping[str, Any], source: str = "<data>") -> Progra
     return program
 
 
+def _utc(moment: datetime) -> datetime:
+    """For comparing: Python compares two datetimes that share one zone by their wall clocks,
+    which is wrong across a daylight-saving change."""
+    return moment.astimezone(UTC)
+
+
 def parse_when(value: Any, tz: tzinfo) -> datetime:
     """A YAML/JSON time value as an aware datetime in ``tz``; ValueError says what is wrong."""
     if isinstance(value, datetime):
@@ -659,7 +665,7 @@ class _Checker:
             except ValueError as exc:
                 self.error(_key_line(m, key), f"bad {key} of {what}: {exc}")
         start, end = found["start"], found["end"]
-        if start is not None and end is not None and end <= start:
+        if start is not None and end is not None and _utc(end) <= _utc(start):
             self.error(
                 _key_line(m, "end"),
                 f"end of {what} ({_hm(end)}) is not after its start ({_hm(start)})",
@@ -706,23 +712,23 @@ class _Checker:
         ss, bs = s.model, b.model
         span = f"session {ss.id!r} ({_span(ss.start, ss.end)})"
         window = f"broadcast {bs.id!r} ({_span(bs.start, bs.end)}, line {b.line('id')})"
-        if ss.end <= bs.start or ss.start >= bs.end:
+        if _utc(ss.end) <= _utc(bs.start) or _utc(ss.start) >= _utc(bs.end):
             self.error(s.line("start"), f"{span} is wholly outside the window of {window}")
-        elif ss.start < bs.start or ss.end > bs.end:
+        elif _utc(ss.start) < _utc(bs.start) or _utc(ss.end) > _utc(bs.end):
             self.warn(s.line("start"), f"{span} is partly outside the window of {window}")
 
     def overlaps(self, bid: str, items: list[_Item]) -> None:
-        ordered = sorted(items, key=lambda i: (i.model.start, i.line("")))
+        ordered = sorted(items, key=lambda i: (_utc(i.model.start), i.line("")))
         latest: _Item | None = None  # the session ending last so far
         for item in ordered:
-            if latest is not None and item.model.start < latest.model.end:
+            if latest is not None and _utc(item.model.start) < _utc(latest.model.end):
                 a, b = latest.model, item.model
                 self.error(
                     item.line("start"),
                     f"session {b.id!r} ({_span(b.start, b.end)}) overlaps session {a.id!r}"
                     f" ({_span(a.start, a.end)}, line {latest.line('id')}) in broadcast {bid!r}",
                 )
-            if latest is None or item.model.end > latest.model.end:
+            if latest is None or _utc(item.model.end) > _utc(latest.model.end):
                 latest = item
 
 

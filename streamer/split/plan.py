@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -93,8 +93,9 @@ def window_of(
         raise SplitError(f"{session.id}: end correction {end} has no timezone")
     if pad_s < 0:
         raise SplitError(f"{session.id}: pad must not be negative ({pad_s})")
-    lo = (start or session.start) - timedelta(seconds=pad_s)
-    hi = (end or session.end) + timedelta(seconds=pad_s)
+    # in UTC: wall-clock arithmetic in one zone is wrong across a daylight-saving change
+    lo = (start or session.start).astimezone(UTC) - timedelta(seconds=pad_s)
+    hi = (end or session.end).astimezone(UTC) + timedelta(seconds=pad_s)
     if hi <= lo:
         raise SplitError(
             f"{session.id}: window ends ({hi.isoformat()}) before it starts ({lo.isoformat()})"

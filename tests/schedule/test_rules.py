@@ -438,3 +438,19 @@ def test_id_with_a_trailing_newline_is_an_error_not_a_crash(write: Write) -> Non
     path = write(edit(BASE, 6, '  - id: "day1\\n"'))
     _program, errors, _warnings = check_program(path)
     assert any(":6: invalid broadcast id" in e for e in errors), errors
+
+
+def test_times_across_a_daylight_saving_change_compare_as_instants(write: Write) -> None:
+    # Europe/Berlin falls back at 03:00 CEST on 2026-10-25: 02:30+01:00 comes 40 min *after*
+    # 02:50+02:00. A wall-clock comparison would accept this inverted session.
+    text = """\
+event: {id: dst, title: DST, timezone: Europe/Berlin}
+broadcasts:
+  - {id: b, url: "https://example.org/a.m3u8", start: "2026-10-25T00:00", end: "2026-10-25T06:00"}
+sessions:
+  - {id: s, broadcast: b, start: "2026-10-25T02:30+01:00", end: "2026-10-25T02:50+02:00", title: S}
+  - {id: t, broadcast: b, start: "2026-10-25T02:10+02:00", end: "2026-10-25T02:20+01:00", title: T}
+"""
+    _program, errors, _ = check_program(write(text))
+    assert any(":5:" in e and "end" in e for e in errors), errors
+    assert not any(":6:" in e for e in errors), errors  # 70 minutes long, valid
