@@ -7,6 +7,7 @@ temporary: network, not live yet) and ``BroadcastUnavailable`` (private, removed
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import urllib.parse
@@ -250,3 +251,17 @@ class Resolver:
         result = info_from_ytdlp(info, url=url, max_height=self.settings.max_height)
         log.debug("resolved %s: %s %s", url, result.live_status, result.manifest_url)
         return result
+
+
+RESOLVE_TIMEOUT_S = 120.0
+
+
+async def resolve_async(
+    resolver: ResolverLike, url: str, timeout: float = RESOLVE_TIMEOUT_S
+) -> BroadcastInfo:
+    """``resolver.resolve`` in a thread, bounded: yt-dlp's JS challenge solver can hang with
+    no timeout of its own. The thread is left to finish; the caller goes on."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(resolver.resolve, url), timeout)
+    except TimeoutError:
+        raise ResolveError(f"{url}: resolving took longer than {timeout:.0f}s") from None

@@ -18,7 +18,7 @@ from typing import Literal
 
 from streamer.errors import BroadcastUnavailable, ResolveError
 from streamer.timeutil import now
-from streamer.youtube import BroadcastInfo, ResolverLike
+from streamer.youtube import BroadcastInfo, ResolverLike, resolve_async
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ async def watch(
         error: str | None = None
         info: BroadcastInfo | None = None
         try:
-            found = await asyncio.to_thread(resolver.resolve, url)
+            found = await resolve_async(resolver, url)
         except BroadcastUnavailable:
             raise
         except ResolveError as exc:

@@ -24,7 +24,7 @@ from streamer.capture.watcher import WatchStatus, watch
 from streamer.config import Settings
 from streamer.errors import CaptureError, ConfigError, ResolveError
 from streamer.timeutil import iso, now, parse_iso, zone
-from streamer.youtube import Resolver
+from streamer.youtube import Resolver, resolve_async
 
 # Exit codes of ``record``: 0 ended/stopped, 4 failed, 10 stalled (data kept, source vanished).
 EXIT_CODES = {"ended": 0, "stopped": 0, "failed": 4, "stalled": 10}
@@ -84,7 +84,7 @@ async def _record_main(
         until = end if until is None else min(until, end)
         duration = None
     try:
-        first = await asyncio.to_thread(resolver.resolve, url) if not wait else None
+        first = await resolve_async(resolver, url) if not wait else None
     except ResolveError as exc:
         return f"failed: {exc}"
     if wait or (first is not None and first.is_upcoming):

@@ -35,3 +35,23 @@ def test_passing_trouble_is_retried(message: str) -> None:
 )
 def test_gone_for_good_is_unavailable(message: str) -> None:
     assert isinstance(translate_error(URL, message), BroadcastUnavailable)
+
+
+def test_a_hanging_resolver_is_bounded() -> None:
+    import asyncio
+    import threading
+
+    from streamer.youtube import BroadcastInfo, resolve_async
+
+    release = threading.Event()
+
+    class Hanging:
+        def resolve(self, url: str) -> BroadcastInfo:
+            release.wait(10)  # like a JS challenge process that never answers
+            raise ResolveError("released")
+
+    try:
+        with pytest.raises(ResolveError, match="longer than 0s"):
+            asyncio.run(resolve_async(Hanging(), URL, timeout=0.3))
+    finally:
+        release.set()
