@@ -13,7 +13,9 @@ child's CPU time (user + sys) from ``wait4``:
 
 Also shown: our steady state, the marginal cost per extra stream-minute between that run and
 a ``--duration 1`` run (Python start-up and yt-dlp resolving are paid once per recording).
-Prints medians and the ratio ours/ffmpeg (goal <= 1.5).
+Prints medians and the ratio ours/ffmpeg (goal <= 1.5). ``--tree DIR`` runs ``streamer`` from
+another checkout (e.g. the previous commit) with the same source and script, for a
+before/after comparison.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def start_source() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("replay source did not start")
 
 
-def ours(url: str, out: Path, duration: float) -> subprocess.Popen[bytes]:
+def ours(url: str, out: Path, duration: float, tree: Path = ROOT) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -97,7 +99,7 @@ def ours(url: str, out: Path, duration: float) -> subprocess.Popen[bytes]:
             "--duration",
             str(duration),
         ],
-        cwd=ROOT,
+        cwd=tree,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -132,7 +134,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to run streamer from")
     args = parser.parse_args()
+    tree = args.tree.resolve()
+    if tree != ROOT:
+        print(f"streamer from {tree}", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     source, url = start_source()
     work = Path(tempfile.mkdtemp(prefix="capture-cpu-"))
@@ -140,7 +146,7 @@ def main() -> None:
     startup: list[tuple[float, float]] = []
     try:
         for run in range(args.runs):
-            a = ours(url, work / f"ours-{run}", args.duration)
+            a = ours(url, work / f"ours-{run}", args.duration, tree)
             b = ffmpeg(url, work / f"ffmpeg-{run}", args.duration)
             cpu_a, cpu_b = wait_cpu(a), wait_cpu(b)
             covered = Timeline.load(work / f"ours-{run}").covered_s()
@@ -152,8 +158,15 @@ def main() -> None:
                 f"({files} files, rc {b.returncode})",
                 flush=True,
             )
-            short = ours(url, work / f"startup-{run}", 1.0)
+            short = ours(url, work / f"startup-{run}", 1.0, tree)
             startup.append((wait_cpu(short), Timeline.load(work / f"startup-{run}").covered_s()))
+            s_cpu, s_cov = startup[-1]
+            marginal = max(0.0, cpu_a - s_cpu) / max(1.0, covered - s_cov) * 60
+            print(
+                f"       start-up {s_cpu:.2f} CPU-s (--duration 1); steady {marginal:.3f} "
+                f"CPU-s per stream-minute = {marginal / (cpu_b / args.duration * 60):.2f}x",
+                flush=True,
+            )
     finally:
         source.terminate()
         source.wait()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import importlib.util
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from streamer import __version__
 from streamer.capture.playlist import (
@@ -47,6 +43,14 @@ from streamer.youtube import BroadcastInfo, Resolver, ResolverLike
 
 log = logging.getLogger(__name__)
 
+# httpcore tries ``import sniffio`` 4 times per request. When sniffio is not installed, every
+# failed import searches sys.path (and yt-dlp's plugin finder) again: about 0.2 ms of CPU per
+# request, 6% of a recorder's steady state (docs/benchmarks/capture.md). A None entry in
+# sys.modules is Python's own way to say "not importable": the import then fails at once, as
+# it would have anyway. With sniffio installed this does nothing.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
+
 State = Literal["ended", "stalled", "stopped", "failed"]
 MAX_PLAYLIST_BYTES = 16 * 1024 * 1024  # a YouTube DVR playlist lists hours of segments
 MAX_SEGMENT_BYTES = 256 * 1024 * 1024
@@ -56,6 +60,12 @@ RESUME_PDT_TOLERANCE_S = 2.0
 MAX_STALL_EXTENSIONS = 3
 # Re-resolving (yt-dlp) costs seconds and load on the site: not more often than this.
 MIN_RESOLVE_INTERVAL_S = 3.0
+# GETs with retries: this many attempts in all; between them 0.25 s, 0.5 s, 1 s (at most
+# 2 s), each plus up to 0.25 s of jitter.
+RETRY_ATTEMPTS = 4
+RETRY_WAIT_S = 0.25
+RETRY_MAX_WAIT_S = 2.0
+RETRY_JITTER_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,8 @@ class Recorder:
         self.started_at = now()
         self.last_new_at = time.monotonic()
         self.last_digest: str | None = None
+        # (url, body, parsed) of the last media playlist, to skip parsing unchanged bytes
+        self._last_playlist: tuple[str, bytes, MediaPlaylist] | None = None
         self.last_error: str | None = None
         self.failures = 0
         self.extensions = 0
@@ -427,15 +439,19 @@ class Recorder:
         return await self._get_retrying(entry.url, MAX_SEGMENT_BYTES)
 
     async def _get_retrying(self, url: str, limit: int) -> bytes:
-        """GET with retries (backoff + jitter) on 5xx, timeouts and connection errors."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            stop=stop_after_attempt(4),
-            wait=wait_exponential_jitter(multiplier=0.25, max=2.0, jitter=0.25),
-            reraise=True,
-        ):
-            with attempt:
+        """GET with retries (backoff + jitter) on 5xx, timeouts and connection errors.
+
+        A plain loop: the policy tenacity's ``wait_exponential_jitter`` gave, without building
+        its retry objects for every segment.
+        """
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
                 return await self._get(url, limit)
+            except Exception as exc:
+                if attempt == RETRY_ATTEMPTS or not _transient(exc):
+                    raise
+            backoff = RETRY_WAIT_S * 2 ** (attempt - 1) + random.uniform(0, RETRY_JITTER_S)
+            await asyncio.sleep(min(backoff, RETRY_MAX_WAIT_S))
         raise AssertionError("unreachable")
 
     # ---- the loop ----------------------------------------------------------------------
@@ -444,9 +460,13 @@ class Recorder:
         """Fetch the playlist, keep new segments; returns how long to wait before the next."""
         assert self.media_url is not None
         fetched_at = now()
+        url = self.media_url
         try:
-            text = (await self._get(self.media_url, MAX_PLAYLIST_BYTES)).decode("utf-8", "replace")
-            parsed = parse(text, self.media_url)
+            body = await self._get(url, MAX_PLAYLIST_BYTES)
+            if self._last_playlist is not None and (url, body) == self._last_playlist[:2]:
+                parsed: MediaPlaylist | list[Variant] = self._last_playlist[2]
+            else:  # the same bytes parse to the same playlist: parse only when they changed
+                parsed = parse(body.decode("utf-8", "replace"), url)
         except HttpError as exc:
             self.failures += 1
             self.last_error = f"playlist: HTTP {exc.status}"
@@ -466,6 +486,7 @@ class Recorder:
         self.failures = 0
         self.last_error = None
         playlist = parsed
+        self._last_playlist = (url, body, playlist)
         reset = self._detect_reset(playlist)
         if reset is not None:
             # The old numbering means nothing now; continue by time.
