@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import importlib.util
 import logging
 import random
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,19 +37,13 @@ from streamer.capture.timeline import GAP_TOLERANCE_S, Timeline, TimelineWriter
 from streamer.config import Settings
 from streamer.errors import CaptureError, ResolveError, StreamerError
 from streamer.timeutil import iso, now
-from streamer.youtube import BroadcastInfo, Resolver, ResolverLike
+from streamer.youtube import BroadcastInfo, Resolver, ResolverLike, resolve_async
 
 log = logging.getLogger(__name__)
 
-# httpcore tries ``import sniffio`` 4 times per request. When sniffio is not installed, every
-# failed import searches sys.path (and yt-dlp's plugin finder) again: about 0.2 ms of CPU per
-# request, 6% of a recorder's steady state (docs/benchmarks/capture.md). A None entry in
-# sys.modules is Python's own way to say "not importable": the import then fails at once, as
-# it would have anyway. With sniffio installed this does nothing.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 State = Literal["ended", "stalled", "stopped", "failed"]
+MAX_REFILL_ATTEMPTS = 3
+FIRST_POLL_FAILURES = 3
 MAX_PLAYLIST_BYTES = 16 * 1024 * 1024  # a YouTube DVR playlist lists hours of segments
 MAX_SEGMENT_BYTES = 256 * 1024 * 1024
 # A resumed recording continues the old part when our last segment is still this close.
@@ -187,6 +179,7 @@ class Recorder:
         self.last_error: str | None = None
         self.failures = 0
         self.extensions = 0
+        self.missed: dict[int, int] = {}  # seq → attempts, lost to a passing error
         self.last_resolve = 0.0
         self.until_seen = False
         self.target = 2.0
@@ -260,7 +253,7 @@ class Recorder:
 
     async def _resolve(self) -> BroadcastInfo:
         self.last_resolve = time.monotonic()
-        info = await asyncio.to_thread(self.resolver.resolve, self.url)
+        info = await resolve_async(self.resolver, self.url)
         self.info = info
         return info
 
@@ -321,6 +314,20 @@ class Recorder:
         await self._write(self.writer.new_part, self.part, reason)
         log.info("%s: part %d (%s)", self.url, self.part, reason)
 
+    def _is_stale(self, playlist: MediaPlaylist) -> bool:
+        """A playlist from behind our last segment (a lagging CDN edge), not a reset: it does
+        not list our newest segment, every entry has a time, and none ends after it."""
+        entries = playlist.entries
+        if self.last_seq is None or self.last_end is None or not entries:
+            return False
+        if entries[-1].seq >= self.last_seq or any(e.pdt is None for e in entries):
+            return False
+        tolerance = timedelta(seconds=GAP_TOLERANCE_S)
+        return all(
+            e.pdt is not None and e.pdt + timedelta(seconds=e.duration) <= self.last_end + tolerance
+            for e in entries
+        )
+
     def _detect_reset(self, playlist: MediaPlaylist) -> str | None:
         """Why the playlist does not continue our part, or None."""
         if self.last_seq is None or not playlist.entries:
@@ -361,7 +368,7 @@ class Recorder:
                 i
                 for i in range(len(entries))
                 if self._start_time(playlist, i, fetched_at) >= self.last_end - timedelta(seconds=1)
-            ] or [len(entries) - 1]
+            ]
         if not entries:
             return []
         # A fresh recording starts at the live edge (plus the requested backfill).
@@ -391,10 +398,12 @@ class Recorder:
                 return False
             log.warning("%s: segment %d lost: %s", self.url, entry.seq, exc)
             self.last_error = f"segment {entry.seq}: {exc}"
+            self.missed.setdefault(entry.seq, 1)
             return True
         except (httpx.HTTPError, CaptureError) as exc:
             log.warning("%s: segment %d lost: %s", self.url, entry.seq, _describe(exc))
             self.last_error = f"segment {entry.seq}: {_describe(exc)}"
+            self.missed.setdefault(entry.seq, 1)
             return True
         if not looks_like_ts(data):
             log.warning("%s: segment %d is not MPEG-TS (%d bytes)", self.url, entry.seq, len(data))
@@ -412,6 +421,34 @@ class Recorder:
         self.extensions = 0
         self._progress()
         return True
+
+    async def _refill(self, playlist: MediaPlaylist, fetched_at: datetime) -> None:
+        """Segments lost to a passing error are tried again while the playlist lists them."""
+        if not self.missed or self.writer is None:
+            return
+        listed = {e.seq: i for i, e in enumerate(playlist.entries)}
+        for seq in sorted(self.missed):
+            index = listed.get(seq)
+            if index is None or self.missed[seq] >= MAX_REFILL_ATTEMPTS:
+                del self.missed[seq]  # out of the window, or not coming back
+                continue
+            self.missed[seq] += 1
+            entry = playlist.entries[index]
+            try:
+                data = await self._download(entry)
+            except (httpx.HTTPError, CaptureError):
+                continue
+            if not looks_like_ts(data):
+                continue
+            start = self._start_time(playlist, index, fetched_at)
+            pdt = entry.pdt is not None
+            await self._write(
+                self.writer.write_segment, self.part, seq, data, start, entry.duration, pdt
+            )
+            del self.missed[seq]
+            self.segments += 1
+            self.bytes += len(data)
+            log.info("%s: segment %d recovered", self.url, seq)
 
     async def _before_segment(self, entry: Entry, start: datetime) -> None:
         """Open a part and write a gap row as the next kept segment requires."""
@@ -476,7 +513,9 @@ class Recorder:
         except (httpx.HTTPError, CaptureError) as exc:
             self.failures += 1
             self.last_error = f"playlist: {_describe(exc)}"
-            if self.segments == 0 and not self.resumed and isinstance(exc, CaptureError):
+            # not a playlist at all, again and again, before anything was kept: give up
+            fresh = self.segments == 0 and not self.resumed
+            if fresh and isinstance(exc, CaptureError) and self.failures >= FIRST_POLL_FAILURES:
                 raise _Finish("failed", str(exc)) from exc
             return self._backoff()
         if isinstance(parsed, list):  # the URL now serves a master playlist
@@ -487,10 +526,16 @@ class Recorder:
         self.last_error = None
         playlist = parsed
         self._last_playlist = (url, body, playlist)
+        if self._is_stale(playlist):
+            log.info("%s: stale playlist (sequence %d), ignored", self.url, playlist.media_sequence)
+            return playlist.target_duration / 2
         reset = self._detect_reset(playlist)
         if reset is not None:
             # The old numbering means nothing now; continue by time.
             self.pending_part_reason, self.last_seq = reset, None
+            self.missed.clear()
+        else:
+            await self._refill(playlist, fetched_at)
         self.target = playlist.target_duration
         self.ever_listed = self.ever_listed or bool(playlist.entries)
         self.prev_media_sequence = playlist.media_sequence
@@ -498,6 +543,9 @@ class Recorder:
         self.last_digest = playlist.digest
         for index in self._wanted(playlist, fetched_at):
             if self.stop.is_set():
+                break
+            # a backlog of failing downloads must not starve the stall watchdog
+            if time.monotonic() - self.last_new_at >= self.stall_timeout_s:
                 break
             if not await self._take(playlist, index, fetched_at):
                 break
@@ -569,12 +617,14 @@ class Recorder:
         try:
             info = await self._resolve()
         except ResolveError as exc:
-            return self._result("failed", str(exc))
+            # resuming, the broadcast was live a moment ago: let the caller watch again
+            return self._result("stalled" if self.resumed else "failed", str(exc))
         # An unknown status with a manifest (a generic URL) is tried: the playlist tells.
         if not info.is_live and not (info.live_status is None and info.manifest_url):
             if info.is_upcoming:
                 when = f", expected {iso(info.release_time)}" if info.release_time else ""
-                return self._result("failed", f"the broadcast has not started yet{when}")
+                state: State = "stalled" if self.resumed else "failed"
+                return self._result(state, f"the broadcast has not started yet{when}")
             if not (self.resumed and info.manifest_url):
                 status = info.live_status or "unknown"
                 return self._result("ended", f"the broadcast is not live ({status})")
@@ -626,7 +676,8 @@ class Recorder:
                 self.writer.end(state, reason)
             except OSError as exc:
                 log.error("%s: cannot write the end row: %s", self.url, exc)
-            self.writer.close()
+            with contextlib.suppress(OSError):  # ENOSPC again while flushing that row
+                self.writer.close()
             self.writer = None
         log.info("%s: %s: %s", self.url, state, reason)
         self._progress(state)

@@ -108,12 +108,53 @@ def test_a_segment_failing_with_5xx_is_tried_4_times_then_skipped(
     result = _record(httpx.MockTransport(handler), tmp_path / "rec")
 
     assert result.state == "ended", result.reason
-    assert gets["/seg11.ts"] == 4  # 4 attempts, then a gap
+    # 4 attempts, then a gap; tried again (4 attempts each) on later polls while listed,
+    # up to MAX_REFILL_ATTEMPTS polls in all
+    assert gets["/seg11.ts"] == 4 * hls.MAX_REFILL_ATTEMPTS
     assert gets["/seg12.ts"] == 2  # a refused connection is retried too
     # Backoff with jitter: 0.25, 0.5, 1 s (+ up to 0.25 s) for seg11, 0.25 s (+) for seg12.
-    assert len(waits) == 4
-    for wait, base in zip(waits, [0.25, 0.5, 1.0, 0.25], strict=True):
+    for wait, base in zip(waits[:4], [0.25, 0.5, 1.0, 0.25], strict=True):
         assert base <= wait <= base + 0.25
     timeline = Timeline.load(tmp_path / "rec")
     assert [s.seq for s in timeline.segments] == [10, 12]
     assert [g.reason for g in timeline.explicit_gaps] == ["segment 11 missed"]
+
+
+def test_a_segment_lost_to_a_passing_error_is_fetched_again_while_listed(tmp_path: Path) -> None:
+    bodies = [_playlist(10, 1)] * 2 + [_playlist(10, 3)] * 2 + [_playlist(10, 3, end=True)]
+    gets: Counter[str] = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        gets[path] += 1
+        if path == "/live.m3u8":
+            return httpx.Response(200, content=bodies[min(gets[path], len(bodies)) - 1])
+        if path == "/seg11.ts" and gets[path] <= 4:  # down for one poll's four attempts
+            return httpx.Response(503)
+        return httpx.Response(200, content=TS * 10)
+
+    result = _record(httpx.MockTransport(handler), tmp_path / "rec")
+    assert result.state == "ended", result.reason
+    timeline = Timeline.load(tmp_path / "rec")
+    assert [s.seq for s in timeline.segments] == [10, 11, 12]
+    assert timeline.gaps() == []  # the gap row written at the time is covered now
+
+
+def test_a_lagging_playlist_is_not_taken_for_a_sequence_reset(tmp_path: Path) -> None:
+    # a CDN edge one update behind serves 9-11 after we kept 12: ignore it, no new part
+    first = [_playlist(10, 3)] * 2  # resolving, then the first poll (keeps 12, the live edge)
+    bodies = [*first, _playlist(9, 3), _playlist(10, 4), _playlist(10, 4, end=True)]
+    gets: Counter[str] = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        gets[path] += 1
+        if path == "/live.m3u8":
+            return httpx.Response(200, content=bodies[min(gets[path], len(bodies)) - 1])
+        return httpx.Response(200, content=TS * 10)
+
+    result = _record(httpx.MockTransport(handler), tmp_path / "rec")
+    assert result.state == "ended", result.reason
+    timeline = Timeline.load(tmp_path / "rec")
+    assert [(s.part, s.seq) for s in timeline.segments] == [(1, 12), (1, 13)]
+    assert timeline.gaps() == [] and len(timeline.parts()) == 1
