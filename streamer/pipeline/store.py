@@ -478,22 +478,16 @@ class Store:
             ev = db.get(EventRow, event_id)
             if ev is None:
                 raise NotFoundError(f"unknown event {event_id!r}")
-            brows = db.scalars(
-                select(BroadcastRow).where(
-                    BroadcastRow.event_id == event_id, BroadcastRow.removed.is_(False)
-                )
-            )
-            broadcasts = [Broadcast(id=b.id, url=b.url, start=b.start, end=b.end) for b in brows]
             srows = db.scalars(select(SessionRow).where(SessionRow.event_id == event_id))
             sessions = [ScheduledSession.model_validate_json(r.data) for r in srows]
             used = {s.broadcast for s in sessions}
-            for b in db.scalars(
-                select(BroadcastRow).where(
-                    BroadcastRow.event_id == event_id, BroadcastRow.removed.is_(True)
-                )
-            ):
-                if b.id in used:
-                    broadcasts.append(Broadcast(id=b.id, url=b.url, start=b.start, end=b.end))
+            brows = db.scalars(select(BroadcastRow).where(BroadcastRow.event_id == event_id))
+            # a broadcast gone from the schedule stays while a kept session still needs it
+            broadcasts = [
+                Broadcast(id=b.id, url=b.url, start=b.start, end=b.end)
+                for b in brows
+                if not b.removed or b.id in used
+            ]
             event_model = Event(id=ev.id, title=json.loads(ev.title), timezone=ev.timezone)
             return Program(
                 event=event_model,
