@@ -32,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from baseline import ffmpeg_segment_args  # noqa: E402
 
 from streamer.capture.hls import record  # noqa: E402
 from streamer.capture.timeline import Timeline  # noqa: E402
@@ -136,23 +139,9 @@ def ffmpeg_level(base: str, n: int, duration: float, work: Path) -> tuple[int, i
             procs.append(
                 (
                     subprocess.Popen(
-                        [
-                            "ffmpeg",
-                            "-nostdin",
-                            "-v",
-                            "warning",
-                            "-i",
-                            f"{base}/s{i}/live.m3u8",
-                            "-c",
-                            "copy",
-                            "-f",
-                            "segment",
-                            "-segment_time",
-                            "1",
-                            "-t",
-                            str(duration),
-                            str(out / "%06d.ts"),
-                        ],
+                        ffmpeg_segment_args(
+                            f"{base}/s{i}/live.m3u8", out, duration, loglevel="warning"
+                        ),
                         stdout=subprocess.DEVNULL,
                         stderr=fh,
                     ),

@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from baseline import ffmpeg_segment_args  # noqa: E402
 
 from streamer.capture.timeline import Timeline  # noqa: E402
 
@@ -108,23 +111,7 @@ def ours(url: str, out: Path, duration: float, tree: Path = ROOT) -> subprocess.
 def ffmpeg(url: str, out: Path, duration: float) -> subprocess.Popen[bytes]:
     out.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            url,
-            "-c",
-            "copy",
-            "-f",
-            "segment",
-            "-segment_time",
-            "1",
-            "-t",
-            str(duration),
-            str(out / "%06d.ts"),
-        ],
+        ffmpeg_segment_args(url, out, duration),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
