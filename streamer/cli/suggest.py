@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,6 @@ from streamer.detect import Edge, Mark, Settings, suggest_sessions
 from streamer.detect.suggest import DEFAULT_MIN_BREAK_S, DEFAULT_RADIUS_S
 from streamer.errors import InvalidRequest
 from streamer.schedule.load import load_program
-from streamer.timeutil import parse_iso
 
 
 def read_marks(path: Path) -> list[Mark]:
@@ -30,13 +30,20 @@ def read_marks(path: Path) -> list[Mark]:
         raise InvalidRequest(f"{path}: marks must be a JSON list")
     marks: list[Mark] = []
     for n, row in enumerate(rows, 1):
+        where = f"{path}: mark {n}"
+        if not isinstance(row, dict) or not {"session", "edge", "at"} <= set(row):
+            raise InvalidRequest(f"{where}: needs session, edge and at")
         try:
-            at = parse_iso(str(row["at"]))
-            if at.utcoffset() is None:
-                raise ValueError("no offset")
-            marks.append(Mark(str(row["session"]), Edge(row["edge"]), at, str(row.get("by", ""))))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidRequest(f"{path}: mark {n}: {exc!r}") from exc
+            edge = Edge(row["edge"])
+        except ValueError as exc:
+            raise InvalidRequest(f"{where}: edge {row['edge']!r} is not start or end") from exc
+        try:
+            at = datetime.fromisoformat(str(row["at"]))
+        except ValueError as exc:
+            raise InvalidRequest(f"{where}: {row['at']!r} is not an ISO 8601 time") from exc
+        if at.utcoffset() is None:
+            raise InvalidRequest(f"{where}: {row['at']!r} has no UTC offset")
+        marks.append(Mark(str(row["session"]), edge, at, str(row.get("by", ""))))
     return marks
 
 
