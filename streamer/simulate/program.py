@@ -185,19 +185,24 @@ def _grid(moment: datetime, step_s: float) -> datetime:
 def plan_day(spec: DaySpec) -> Day:
     """Draw the day: true talk times from durations and breaks, the schedule from lateness."""
     rng = random.Random(spec.seed)
+
+    def frames(seconds: float) -> float:
+        # whole frames, so the encode's pieces end exactly where the truth says
+        return round(seconds * spec.fps) / spec.fps
+
     kinds = [rng.choice(spec.kinds) for _ in range(spec.talks + 1)]
     first = _grid(spec.start + timedelta(seconds=spec.lead_s), spec.grid_s)
-    cursor = (first - spec.start).total_seconds() + rng.uniform(*spec.late_s)
+    cursor = frames((first - spec.start).total_seconds() + rng.uniform(*spec.late_s))
     pieces = [Piece(0.0, cursor, kinds[0].value, -1)]
     true: list[tuple[float, float]] = []
     for i in range(spec.talks):
-        talk = rng.uniform(*spec.talk_s)
+        talk = frames(rng.uniform(*spec.talk_s))
         true.append((cursor, cursor + talk))
         pieces.append(Piece(cursor, cursor + talk, "talk", i))
         cursor += talk
-        gap = 0.0 if kinds[i + 1] is BreakKind.NONE else rng.uniform(*spec.break_s)
+        gap = 0.0 if kinds[i + 1] is BreakKind.NONE else frames(rng.uniform(*spec.break_s))
         if i == spec.talks - 1:
-            gap = spec.tail_s
+            gap = frames(spec.tail_s)
         if gap > 0:
             pieces.append(Piece(cursor, cursor + gap, kinds[i + 1].value, -1))
         cursor += gap
@@ -226,80 +231,83 @@ def plan_day(spec: DaySpec) -> Day:
     return Day(spec, talks, pieces)
 
 
-def _any(spans: list[Piece]) -> str:
-    terms = [f"between(t,{p.start_s:.3f},{p.end_s:.3f})" for p in spans]
-    return "+".join(terms) if terms else "0"
-
-
-def _weighted(spans: list[tuple[Piece, float]]) -> str:
-    terms = [f"{w:g}*between(t,{p.start_s:.3f},{p.end_s:.3f})" for p, w in spans]
-    return "+".join(terms) if terms else "0"
-
-
-def _voices(day: Day) -> list[tuple[Piece, int]]:
-    """Pieces that sound and look like a talk, with their picture/tone number.
+def _looks(day: Day) -> list[tuple[Piece, int | None]]:
+    """Each piece with the picture/tone number it shows (None: the slate).
 
     Talks are 0..n-1; the lead-in and tail of a day without breaks are other programmes
-    (n, n+1), and a silent break keeps the last talk's picture.
+    (n, n+1); a silent break keeps the last talk's picture, without its tone.
     """
-    out: list[tuple[Piece, int]] = []
     n = len(day.talks)
+    out: list[tuple[Piece, int | None]] = []
+    last = 0
     for p in day.pieces:
         if p.kind == "talk":
+            last = p.index
             out.append((p, p.index))
         elif p.kind == BreakKind.NONE.value:
-            out.append((p, n if p.start_s == 0 else n + 1))
+            last = n if p.start_s == 0 else n + 1
+            out.append((p, last))
+        elif p.kind == BreakKind.SILENCE.value:
+            out.append((p, last))
+        else:
+            out.append((p, None))
     return out
 
 
-def filters(day: Day) -> tuple[str, str]:
-    """The lavfi video and audio graphs of the whole day."""
-    spec = day.spec
-    voices = _voices(day)
-    hues = [(p, round(GOLDEN * k % (2 * math.pi), 3)) for p, k in voices]
-    # a silent break shows the stage with the previous talk's hue
-    last = 0.0
-    for p in day.pieces:
-        if p.kind == BreakKind.SILENCE.value:
-            hues.append((p, last))
-        else:
-            last = next((h for q, h in hues if q == p), last)
+def _video(spec: DaySpec, look: int | None, seconds: float) -> str:
+    size, rate = f"{spec.width}x{spec.height}", spec.fps
+    if look is None:  # the holding slate: a still picture, the same every time
+        return (
+            f"color=c={SLATE_COLOR}:size={size}:rate={rate}:d={seconds:.3f},"
+            f"drawbox=x=iw/4:y=ih/3:w=iw/2:h=ih/3:color={SLATE_MARK}:t=fill"
+        )
+    hue = round(GOLDEN * look % (2 * math.pi), 3)
     # brightness too: a hue turn alone barely changes a busy test picture
-    lights = [(p, 0.25 * (k % 3) - 0.25) for p, k in voices]
-    slates = [p for p in day.pieces if p.kind.startswith("slate")]
-    on = _any(slates)
-    video = (
-        f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps},"
-        f"hue=H='{_weighted(hues)}',"
-        f"eq=eval=frame:brightness='{_weighted(lights)}',"
-        f"drawbox=x=0:y=0:w=iw:h=ih:color={SLATE_COLOR}:t=fill:enable='{on}',"
-        f"drawbox=x=iw/4:y=ih/3:w=iw/2:h=ih/3:color={SLATE_MARK}:t=fill:enable='{on}'"
+    light = 0.25 * (look % 3) - 0.25
+    return (
+        f"testsrc2=size={size}:rate={rate}:d={seconds:.3f},"
+        f"hue=H={hue},eq=brightness={light},format=yuv420p"
     )
-    freq = _weighted([(p, 220.0 + 97.0 * k) for p, k in voices])
-    talk = _any([p for p, _ in voices])
-    quiet = _any([p for p in day.pieces if p.kind in ("slate_quiet", "silence")])
-    applause = _any([p for p in day.pieces if p.kind == "slate_applause"])
-    expr = (
-        f"({talk})*0.3*sin(2*PI*({freq})*t)*(0.75+0.25*sin(2*PI*2*t))"
-        f"+({quiet})*0.002*(2*random(0)-1)"
-        f"+({applause})*0.25*(2*random(1)-1)*(0.6+0.4*sin(2*PI*1.3*t))"
-    )
-    audio = f"aevalsrc='{expr}':s={spec.sample_rate}"
-    return video, audio
+
+
+def _audio(spec: DaySpec, kind: str, look: int | None, seconds: float) -> str:
+    rate, d = spec.sample_rate, f"{seconds:.3f}"
+    if kind in ("talk", BreakKind.NONE.value) and look is not None:
+        tone = 220.0 + 37.0 * look  # a voice's pitch range: few zero crossings
+        return f"sine=f={tone:g}:r={rate}:d={d},volume='0.5*(0.75+0.25*sin(2*PI*2*t))':eval=frame"
+    if kind == BreakKind.SLATE_APPLAUSE.value:
+        return (
+            f"anoisesrc=a=0.25:c=white:r={rate}:d={d}:seed=7,"
+            "volume='0.6+0.4*sin(2*PI*1.3*t)':eval=frame"
+        )
+    return f"anoisesrc=a=0.002:c=white:r={rate}:d={d}:seed=11"  # room tone
+
+
+def filters(day: Day) -> str:
+    """The lavfi graph of the whole day: one source pair per piece, concatenated."""
+    spec = day.spec
+    chains: list[str] = []
+    labels: list[str] = []
+    for i, (p, look) in enumerate(_looks(day)):
+        seconds = p.end_s - p.start_s
+        chains.append(f"{_video(spec, look, seconds)}[v{i}]")
+        chains.append(f"{_audio(spec, p.kind, look, seconds)},aformat=channel_layouts=mono[a{i}]")
+        labels.append(f"[v{i}][a{i}]")
+    chains.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=1[v][a]")
+    return ";".join(chains)
 
 
 def render_day(day: Day, directory: Path, *, timeout_s: float = 3600.0) -> Path:
     """Encode the day and write it as a recording directory (one part, no gaps)."""
     spec = day.spec
-    video, audio = filters(day)
+    graph = filters(day)
     gop = spec.segment_s * spec.fps
     with tempfile.TemporaryDirectory(prefix="simday-") as tmp:
         out = Path(tmp)
         procs.run(
             [
                 procs.ffmpeg(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-                "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
-                "-t", f"{day.duration_s:.3f}",
+                "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
                 "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                 "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
                 "-c:a", "aac", "-b:a", "24k", "-ac", "1",
