@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Request
 from pydantic import ConfigDict
 
 from streamer.api.deps import AdminDep, ControlDep
 from streamer.api.models import ITEM_ID, ReloadResult, errors
-from streamer.pipeline.control import CutRequest
+from streamer.pipeline.control import CutRequest, MarkRequest
 
 
 def _cut_rules(schema: dict[str, Any]) -> None:
@@ -73,6 +73,19 @@ def cut(
 ) -> dict[str, Any]:
     """Correct a session's cut points, then re-split and republish it."""
     return control.cut(session_id, request)
+
+
+@router.post(
+    "/sessions/{session_id}/mark",
+    response_model=dict[str, Any],
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+)
+def mark(
+    control: ControlDep, session_id: SessionId, request: MarkRequest, http: Request
+) -> dict[str, Any]:
+    """Mark that a session started or ended (now, or at ``at``); marks are exact boundaries."""
+    where = f"api {http.client.host}" if http.client else "api"
+    return control.mark(session_id, request, where)
 
 
 @router.post("/sessions/{session_id}/publish", response_model=dict[str, Any], responses=_ACTION)

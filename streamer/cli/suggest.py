@@ -14,7 +14,9 @@ from rich.table import Table
 
 from streamer.capture.timeline import Timeline
 from streamer.cli.split import select_sessions
-from streamer.detect import Edge, Mark, Settings, suggest_sessions
+from streamer.config import Settings
+from streamer.detect import Edge, Mark, suggest_sessions
+from streamer.detect import Settings as DetectSettings
 from streamer.detect.suggest import DEFAULT_MIN_BREAK_S, DEFAULT_RADIUS_S
 from streamer.errors import InvalidRequest
 from streamer.schedule.load import load_program
@@ -47,6 +49,17 @@ def read_marks(path: Path) -> list[Mark]:
     return marks
 
 
+def _stored_marks(event_id: str) -> list[Mark]:
+    from streamer.pipeline.marks import MarkStore
+    from streamer.pipeline.store import Store
+
+    store = Store(Settings().db_url)
+    try:
+        return MarkStore(store).in_force(event_id)
+    finally:
+        store.close()
+
+
 def suggest_command(
     directory: Annotated[
         Path, typer.Argument(help="One broadcast's recording directory.", exists=True)
@@ -65,6 +78,10 @@ def suggest_command(
     marks: Annotated[
         Path | None, typer.Option("--marks", help="Operator marks (JSON list); they win.")
     ] = None,
+    state_marks: Annotated[
+        bool,
+        typer.Option("--state-marks", help="Also use the marks in the state DB (streamer mark)."),
+    ] = False,
 ) -> None:
     """Suggest each session's real start and end from the recording around its boundaries."""
     if radius <= 0:
@@ -73,12 +90,14 @@ def suggest_command(
     timeline = Timeline.load(directory)
     sessions = select_sessions(program, timeline, session)
     known = read_marks(marks) if marks else []
+    if state_marks:
+        known = _stored_marks(program.event.id) + known
     started = time.monotonic()
     out = suggest_sessions(
         timeline,
         program,
         sessions,
-        settings=Settings(radius_s=radius, min_break_s=min_break),
+        settings=DetectSettings(radius_s=radius, min_break_s=min_break),
         marks=known,
     )
     took = time.monotonic() - started

@@ -6,7 +6,7 @@ Kept as a Protocol so the API depends on an interface, not on APScheduler.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -32,6 +32,15 @@ class CutRequest(BaseModel):
         return self
 
 
+class MarkRequest(BaseModel):
+    """An operator mark: the session started or ended at ``at`` (now when left out). A time
+    without an offset is in the event's zone."""
+
+    edge: Literal["start", "end"]
+    at: datetime | None = None
+    by: str = Field(default="", max_length=120)
+
+
 class Control(Protocol):
     """Operations of the media team. Unknown ids raise ``NotFoundError``; an action that the
     current state does not allow raises ``IllegalTransition`` (both from streamer.errors)."""
@@ -46,6 +55,10 @@ class Control(Protocol):
 
     def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
         """Store a correction, re-split and republish that session; returns its new state."""
+        ...
+
+    def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
+        """Store an operator mark (who, when, from where); returns the mark."""
         ...
 
     def publish(self, session_id: str) -> dict[str, Any]: ...

@@ -23,6 +23,7 @@ from streamer import metrics
 from streamer.capture.hls import RecordResult, record
 from streamer.capture.watcher import watch
 from streamer.config import Settings
+from streamer.detect import Edge
 from streamer.errors import (
     IllegalTransition,
     InvalidRequest,
@@ -33,7 +34,8 @@ from streamer.errors import (
     StreamerError,
 )
 from streamer.pipeline import stages
-from streamer.pipeline.control import CutRequest
+from streamer.pipeline.control import CutRequest, MarkRequest
+from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.runner import InProcessRunner, Runner
 from streamer.pipeline.states import SESSION_DONE, SESSION_PROCESSABLE
 from streamer.pipeline.store import BroadcastView, Diff, SessionView, Store
@@ -534,6 +536,14 @@ class Orchestrator:
         self.store.add_correction(s.event_id, s.id, start, end)
         done = self._call(self.process_session(s.event_id, s.id, force=True, manual=True))
         return session_json(done, program)
+
+    def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        at = aware(request.at, self._program(s.event_id).event.tz) if request.at else None
+        made = MarkStore(self.store).add(
+            s.key, Edge(request.edge), at, by=request.by or "admin", source=source
+        )
+        return made.to_json()
 
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

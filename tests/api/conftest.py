@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from streamer.api.app import create_app
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, NotFoundError
-from streamer.pipeline.control import CutRequest
+from streamer.pipeline.control import CutRequest, MarkRequest
 from streamer.publish.catalog import Publisher
 from streamer.publish.digest import sha256_file
 from streamer.publish.local import LocalStorage
@@ -425,6 +425,11 @@ class FakeControl:
             "state": "splitting",
             "correction": request.model_dump(mode="json"),
         }
+
+    def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
+        self._session(session_id)
+        self.calls.append(("mark", (session_id, request)))
+        return {"session_id": session_id, "edge": request.edge, "source": source}
 
     def publish(self, session_id: str) -> dict[str, Any]:
         self._session(session_id)
