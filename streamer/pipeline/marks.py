@@ -17,7 +17,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from streamer.detect import Edge, Mark
 from streamer.errors import InvalidRequest, StateError
-from streamer.pipeline.store import Store, UTCDateTime
+from streamer.pipeline.rows import UTCDateTime
+from streamer.pipeline.store import Store
 from streamer.timeutil import iso, now
 
 # A late day runs past the broadcast's scheduled end; a mark up to this much later is accepted.
