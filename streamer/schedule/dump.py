@@ -12,7 +12,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from streamer.schedule.load import UNDETERMINED
-from streamer.schedule.model import Broadcast, Program, Session, Title
+from streamer.schedule.model import Broadcast, CutPolicy, Program, Session, Title
 
 # Free text that is safe as a plain scalar in block and flow context; anything else is
 # double-quoted (ruamel writes e.g. "?0" unquoted inside a flow mapping, which it cannot read).
@@ -39,6 +39,8 @@ def dump_program(program: Program, *, comment: str | None = None) -> str:
         event["url"] = program.event.url
     if program.event.description:
         event["description"] = _title(program.event.description)
+    if program.event.cut_policy is not CutPolicy.SCHEDULE:
+        event["cut_policy"] = program.event.cut_policy.value
     root = CommentedMap()
     root["event"] = event
     root["broadcasts"] = _seq(_broadcast(b, tz) for b in program.broadcasts)

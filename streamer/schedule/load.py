@@ -28,6 +28,7 @@ from streamer.errors import ScheduleError
 from streamer.schedule.model import (
     ID_PATTERN,
     Broadcast,
+    CutPolicy,
     Event,
     Program,
     Session,
@@ -47,7 +48,7 @@ _DATE_ONLY_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _EXAMPLE_TIME = "e.g. 2021-04-27T09:30 or 2021-04-27T09:30+09:00"
 
 TOP_KEYS = ("event", "broadcasts", "sessions")
-EVENT_KEYS = ("id", "title", "timezone", "url", "description")
+EVENT_KEYS = ("id", "title", "timezone", "url", "description", "cut_policy")
 EVENT_REQUIRED = ("id", "title", "timezone")
 BROADCAST_KEYS = ("id", "url", "start", "end", "title")
 BROADCAST_REQUIRED = ("id", "start", "end")
@@ -431,6 +432,11 @@ class _Checker:
         tz_name = self.timezone(m)
         url = self.text(m, "url", "event url")
         description = self.title(m, "description", None) if m.get("description") else None
+        policy = m.get("cut_policy", CutPolicy.SCHEDULE.value)
+        if policy not in {p.value for p in CutPolicy}:
+            known = ", ".join(p.value for p in CutPolicy)
+            self.error(_key_line(m, "cut_policy"), f"cut_policy must be one of {known}")
+            return None
         if not (isinstance(event_id, str) and isinstance(title, dict) and tz_name):
             return None
         return Event(
@@ -439,6 +445,7 @@ class _Checker:
             timezone=tz_name,
             url=url if isinstance(url, str) else None,
             description=description if isinstance(description, dict) else None,
+            cut_policy=CutPolicy(policy),
         )
 
     def timezone(self, m: Mapping[str, Any]) -> str | None:

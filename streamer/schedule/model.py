@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,12 +30,21 @@ class Speaker(_Frozen):
     affiliation: str | None = None
 
 
+class CutPolicy(StrEnum):
+    """How a session's VOD is cut and published (issue 13)."""
+
+    SCHEDULE = "schedule"  # at the scheduled times (corrections and marks apply)
+    AUTO = "auto"  # at the suggested cut when confident enough, else scheduled + needs_review
+    REVIEW = "review"  # held until the media team accepts a cut
+
+
 class Event(_Frozen):
     id: str = Field(pattern=ID_PATTERN)
     title: Title
     timezone: str
     url: str | None = None
     description: Title | None = None
+    cut_policy: CutPolicy = CutPolicy.SCHEDULE
 
     @property
     def tz(self) -> ZoneInfo:
