@@ -143,11 +143,19 @@ def _print_status(data: dict[str, Any]) -> None:
         st.add_column("state", no_wrap=True, min_width=9)
         st.add_column("cov", justify="right", min_width=4)
         st.add_column("title", overflow="ellipsis", no_wrap=True, max_width=22)
+        st.add_column("delay", no_wrap=True)
         st.add_column("reason", overflow="fold")
         for x in (x for x in data["sessions"] if x["event_id"] == eid):
             cov = f"{x['coverage']:.0%}" if x["coverage"] is not None else ""
+            delay = x.get("delay_text", "")
             st.add_row(
-                x["id"], _when(x["start"]), x["state"], cov, x["title_text"], x["reason"] or ""
+                x["id"],
+                _when(x["start"]),
+                x["state"],
+                cov,
+                x["title_text"],
+                "" if delay == "on time" else delay,
+                x["reason"] or "",
             )
         console.print(st)
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(data["counts"].items()))
