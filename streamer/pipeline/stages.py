@@ -16,7 +16,9 @@ from pathlib import Path
 
 from streamer import metrics
 from streamer.config import Settings
+from streamer.detect import Edge
 from streamer.errors import IllegalTransition, SplitError, StreamerError
+from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
 from streamer.pipeline.store import SessionView, Store
@@ -130,6 +132,12 @@ def _split(
         raise SplitError(f"missing: broadcast {session.broadcast!r} was never recorded")
     correction = store.correction(event_id, session_id)
     start, end = correction if correction else (None, None)
+    # operator marks are exact boundaries; an explicit cut correction still wins its edge
+    marked = MarkStore(store).latest(event_id, session_id)
+    if start is None and Edge.START in marked:
+        start = marked[Edge.START].at
+    if end is None and Edge.END in marked:
+        end = marked[Edge.END].at
     broadcast = program.broadcast(session.broadcast)
     result = split_session(
         Path(rec.dir),

@@ -129,3 +129,21 @@ def test_cli_mark_feeds_suggest(slate_day: Rendered, tmp_path: Path) -> None:
     s = json.loads(res.stdout)["sessions"][0]
     assert datetime.fromisoformat(s["suggested_start"]) == at
     assert {g["kind"] for g in s["signals"]} >= {"mark"}
+
+
+def test_the_service_cuts_at_the_marks(slate_day: Rendered, settings: Settings) -> None:
+    """The split stage takes the marks in force as the session's window."""
+    from streamer.pipeline import stages
+
+    store = stages.store_for(settings)
+    program = slate_day.day.program()
+    store.sync_program(program)
+    store.save_recording(program.event.id, "day1", dir=str(slate_day.directory))
+    talk = slate_day.day.talks[1]
+    marks = MarkStore(store)
+    marks.add(talk.id, Edge.START, talk.true_start, by="kim", source="cli")
+    marks.add(talk.id, Edge.END, talk.true_end, by="kim", source="cli")
+    vod = stages._split(settings, store, program.event.id, talk.id, force=True)
+    assert datetime.fromisoformat(str(vod.start)) == talk.true_start
+    assert datetime.fromisoformat(str(vod.end)) == talk.true_end
+    assert abs(vod.duration_s - (talk.true_end - talk.true_start).total_seconds()) < 0.5
