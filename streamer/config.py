@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     grace_s: float = 120.0
     pad_s: float = 0.0
     split_mode: Literal["exact", "copy"] = "exact"
+    # boundary detection (docs/cuts.md): seconds searched either side of a scheduled boundary
+    cut_radius_s: float = Field(default=15 * 60.0, gt=0)
     webhooks: list[str] = []
     webhook_secret: SecretStr = SecretStr("")
 

@@ -75,6 +75,16 @@ def cut(
     return control.cut(session_id, request)
 
 
+@router.get(
+    "/sessions/{session_id}/suggestion",
+    response_model=dict[str, Any],
+    responses=errors(401, 403, 404, 503),
+)
+def suggestion(control: ControlDep, session_id: SessionId) -> dict[str, Any]:
+    """The suggested start and end of a session, its confidence and the signals behind it."""
+    return control.suggest(session_id)
+
+
 @router.post(
     "/sessions/{session_id}/mark",
     response_model=dict[str, Any],

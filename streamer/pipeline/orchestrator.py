@@ -16,6 +16,7 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -23,9 +24,11 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from streamer import metrics
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
-from streamer.detect import Edge
-from streamer.errors import InvalidRequest, ScheduleError, StorageError
+from streamer.detect import Edge, suggest_sessions
+from streamer.detect import Settings as DetectSettings
+from streamer.errors import InvalidRequest, NotFoundError, ScheduleError, StorageError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import CutRequest, MarkRequest
@@ -360,6 +363,22 @@ class Orchestrator:
             s.key, Edge(request.edge), at, by=request.by or "admin", source=source
         )
         return made.to_json()
+
+    def suggest(self, session_id: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        program = self._program(s.event_id)
+        rec = self.store.recording(s.event_id, s.broadcast_id)
+        if rec is None or not Path(rec.dir).exists():
+            raise NotFoundError(f"broadcast {s.broadcast_id!r} of {s.key} was never recorded")
+        marks = MarkStore(self.store).in_force(s.event_id)
+        found = suggest_sessions(
+            Timeline.load(Path(rec.dir)),
+            program,
+            [program.session(s.id)],
+            settings=DetectSettings(radius_s=self.settings.cut_radius_s),
+            marks=marks,
+        )
+        return found[0].to_json(program.event.tz)
 
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

@@ -426,6 +426,11 @@ class FakeControl:
             "correction": request.model_dump(mode="json"),
         }
 
+    def suggest(self, session_id: str) -> dict[str, Any]:
+        self._session(session_id)
+        self.calls.append(("suggest", session_id))
+        return {"id": session_id, "confidence": 0.9, "signals": []}
+
     def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
         self._session(session_id)
         self.calls.append(("mark", (session_id, request)))

@@ -147,3 +147,26 @@ def test_the_service_cuts_at_the_marks(slate_day: Rendered, settings: Settings) 
     assert datetime.fromisoformat(str(vod.start)) == talk.true_start
     assert datetime.fromisoformat(str(vod.end)) == talk.true_end
     assert abs(vod.duration_s - (talk.true_end - talk.true_start).total_seconds()) < 0.5
+
+
+def test_admin_api_serves_the_suggestion(slate_day: Rendered, settings: Settings) -> None:
+    """GET /api/v1/admin/sessions/{id}/suggestion: the suggest --json item, marks applied."""
+    settings = settings.model_copy(update={"cut_radius_s": RADIUS_S})  # a compressed day
+    orchestrator = Orchestrator(settings)
+    program = slate_day.day.program()
+    orchestrator.store.sync_program(program)
+    talk = slate_day.day.talks[2]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    app = create_app(settings, control=orchestrator, storage=MemoryStorage())
+    with TestClient(app) as client:
+        path = f"/api/v1/admin/sessions/{talk.id}/suggestion"
+        assert client.get(path, headers=auth).status_code == 404  # not recorded yet
+        orchestrator.store.save_recording(program.event.id, "day1", dir=str(slate_day.directory))
+        r = client.get(path, headers=auth)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["id"] == talk.id and 0 < body["confidence"] <= 1
+        start = datetime.fromisoformat(body["suggested_start"])
+        assert abs((start - talk.true_start).total_seconds()) <= 2
+        assert client.get("/api/v1/admin/sessions/nope/suggestion", headers=auth).status_code == 404
+        assert client.get(path).status_code == 401
