@@ -75,10 +75,10 @@ def summary(program: Program) -> list[str]:
         first = min(s.start for s in sessions).astimezone(tz)
         last = max(s.end for s in sessions).astimezone(tz)
         used = sorted({s.broadcast for s in sessions})
+        hours = _hours(sum((s.duration for s in rec), timedelta()))
         lines.append(
             f"  {day:%Y-%m-%d %a}: {_clock(first, day)}–{_clock(last, day)}, {len(sessions)}"
-            f" sessions ({len(rec)} recorded, {_hours(sum((s.duration for s in rec), timedelta()))}),"
-            f" broadcasts {', '.join(used)}"
+            f" sessions ({len(rec)} recorded, {hours}), broadcasts {', '.join(used)}"
         )
     return lines
 

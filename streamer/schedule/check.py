@@ -196,9 +196,7 @@ class Checker:
         if not isinstance(text, str):
             return text
         if spec.kind is Kind.LANGUAGE and not LANG_RE.match(text):
-            self.error(
-                line, f"{key} of {what} must be a language code like ko or en, got {text!r}"
-            )
+            self.error(line, f"{key} of {what} must be a language code like ko or en, got {text!r}")
             return _BAD
         if spec.kind is Kind.URL:
             try:
@@ -218,7 +216,8 @@ class Checker:
         values = self.record(m, Event, "event", "event")
         if "timezone" in values and values["timezone"] is not _BAD:
             self.tz = ZoneInfo(values["timezone"])
-        return self.build(Event, values)  # type: ignore[return-value]
+        event: Event | None = self.build(Event, values)
+        return event
 
     def broadcast(self, value: Any, line: int) -> Item | None:
         m = self.mapping(value, "a broadcast", line)
@@ -344,9 +343,7 @@ class Checker:
             out[code] = text.strip()
         return out
 
-    def sub_items(
-        self, raw: Any, key: str, line: int, model: type[BaseModel], what: str
-    ) -> Any:
+    def sub_items(self, raw: Any, key: str, line: int, model: type[BaseModel], what: str) -> Any:
         """A list of small models (speakers); a plain text item fills the first field."""
         if raw is None:
             return []

@@ -35,11 +35,12 @@ def language_tag(text: str) -> str | None:
     for part in rest:
         if len(part) == 4 and part.isalpha():
             parts.append(part.title())  # script
-        elif len(part) == 2 and part.isalpha() or len(part) == 3 and part.isdigit():
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
             parts.append(part.upper())  # region
         else:
             parts.append(part.lower())
     return "-".join(parts)
+
 
 Title = dict[str, str]
 """Language code → text, e.g. ``{"ko": "...", "en": "..."}``; never empty."""

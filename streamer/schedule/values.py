@@ -58,9 +58,7 @@ def parse_date(value: Any) -> date:
         return value
     if isinstance(value, str) and _DATE_ONLY_RE.match(value.strip()):
         try:
-            return date.fromisoformat(
-                "-".join(part.zfill(2) for part in value.strip().split("-"))
-            )
+            return date.fromisoformat("-".join(part.zfill(2) for part in value.strip().split("-")))
         except ValueError:
             pass
     raise ValueError(f"expected a date like 2021-04-27, got {kind(value)}")

@@ -18,6 +18,7 @@ from streamer.schedule.load import check_program
 from streamer.schedule.model import Program
 from tests.schedule.conftest import FIXTURES
 
+
 def import_schedule(source: Path, **options: Any) -> tuple[Program, list[str]]:
     """The importer, its warnings as the lines the CLI prints."""
     program, warnings = _import_schedule(source, **options)

@@ -73,9 +73,7 @@ def _number_days(found: Found, tz: Any) -> None:
             talk.day = numbers[talk.day_date]
 
 
-def build(
-    found: Found, room_urls: dict[str, str], eid: str, warnings: list[Problem]
-) -> Program:
+def build(found: Found, room_urls: dict[str, str], eid: str, warnings: list[Problem]) -> Program:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(found.zone or "UTC")
@@ -84,7 +82,9 @@ def build(
     for room in room_urls:
         if room not in rooms:
             warnings.append(
-                Problem(found.source, 0, f"--room-url names room {room!r}, which has no talks", True)
+                Problem(
+                    found.source, 0, f"--room-url names room {room!r}, which has no talks", True
+                )
             )
     room_ids = _room_ids(found.talks)
     groups: dict[tuple[str, int], list[Talk]] = {}
@@ -104,7 +104,9 @@ def build(
             "id": bid,
             "title": {UNDETERMINED: f"{room}, day {day}"},
             "day": day_date or conference_date(first.start, tz),
-            "url": urls[room] if room in urls else _room_url(found, room, room_urls, warnings, urls),
+            "url": urls[room]
+            if room in urls
+            else _room_url(found, room, room_urls, warnings, urls),
             "start": first.start,
             "end": max(t.end for t in talks),
         }
@@ -146,7 +148,9 @@ def _room_url(
     known: dict[str, str | None],
 ) -> str | None:
     # a CSV url column names the room's stream; any row of the room may carry it
-    url = room_urls.get(room) or next((t.url for t in found.talks if t.room == room and t.url), None)
+    url = room_urls.get(room) or next(
+        (t.url for t in found.talks if t.room == room and t.url), None
+    )
     known[room] = None
     if not url:
         warnings.append(

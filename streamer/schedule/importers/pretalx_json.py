@@ -69,14 +69,18 @@ def read(text: str, name: str, tz: ZoneInfo | None, strict: bool) -> Found:
 def _day(found: Found, lines: Lines, day: Any, index: int, raws: list[RawTalk]) -> None:
     if not isinstance(day, Mapping):
         line = lines.find(json.dumps(day, ensure_ascii=False)) or lines.key("days")
-        found.error(line, f"day {index} must be an object with index, date and rooms, got {kind(day)}")
+        found.error(
+            line, f"day {index} must be an object with index, date and rooms, got {kind(day)}"
+        )
         return
     line = lines.find('"rooms"') or lines.key("days")
     number = day.get("index", index)
     if isinstance(number, str) and number.strip().isdigit():
         number = int(number)
     if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-        found.error(line, f"day {index}: index must be a day number (1, 2, ...), got {kind(number)}")
+        found.error(
+            line, f"day {index}: index must be a day number (1, 2, ...), got {kind(number)}"
+        )
         return
     rooms = day.get("rooms") or {}
     if not isinstance(rooms, Mapping):

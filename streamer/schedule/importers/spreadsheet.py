@@ -98,7 +98,9 @@ def _at(row: dict[str, str], column: str, line: int, tz: ZoneInfo, found: Found)
         return None
 
 
-def _end(row: dict[str, str], start: datetime, line: int, tz: ZoneInfo, found: Found) -> datetime | None:
+def _end(
+    row: dict[str, str], start: datetime, line: int, tz: ZoneInfo, found: Found
+) -> datetime | None:
     if row.get("end"):
         end = _at(row, "end", line, tz, found)
         if end is not None and end <= start and _CLOCK.fullmatch(row["end"]):
