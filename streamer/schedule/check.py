@@ -152,10 +152,7 @@ class Checker:
     ) -> dict[str, Any]:
         """Every field present in ``m`` read by its kind: good values, or _BAD (reported)."""
         values: dict[str, Any] = {}
-        fields = specs(model).fields
-        # the zone before times, the language before a title keyed by it
-        first = [f for f in fields if f.kind in (Kind.ZONE, Kind.LANGUAGE)]
-        for spec in (*first, *(f for f in fields if f not in first)):
+        for spec in specs(model).ordered:
             if spec.name in m:
                 values[spec.name] = self.value(spec, m, what, noun, values)
         return values
@@ -192,7 +189,7 @@ class Checker:
             except ValueError as exc:
                 self.error(line, f"{key} of {what}: {exc}")
                 return _BAD
-        text = self.text(raw, line, f"{key} of {what}")
+        text = self.text(raw, line, key, what)
         if not isinstance(text, str):
             return text
         if spec.kind is Kind.LANGUAGE and not LANG_RE.match(text):
@@ -304,16 +301,16 @@ class Checker:
             self.error(line, str(exc))
             return _BAD
 
-    def text(self, value: Any, line: int, what: str) -> Any:
+    def text(self, value: Any, line: int, key: str, what: str) -> Any:
         """Optional text: None when empty, _BAD (after an error) when not text."""
+        if isinstance(value, str):
+            return value.strip() or None
         if value is None:
             return None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            self.error(line, f"{what} must be text, got {kind(value)}")
-            return _BAD
-        return value.strip() or None
+            return str(value)
+        self.error(line, f"{key} of {what} must be text, got {kind(value)}")
+        return _BAD
 
     def title(self, value: Any, key: str, line: int, lang: str | None) -> Any:
         """``{lang: text}`` or plain text (keyed by ``lang``, else ``und``)."""

@@ -52,17 +52,10 @@ class Spec:
 @dataclass(frozen=True)
 class Specs:
     fields: tuple[Spec, ...]
-
-    @property
-    def known(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if f.required)
-
-    def get(self, name: str) -> Spec | None:
-        return next((f for f in self.fields if f.name == name), None)
+    known: tuple[str, ...]
+    required: tuple[str, ...]
+    ordered: tuple[Spec, ...]
+    """The order of reading: the zone before times, the language before a title keyed by it."""
 
 
 @cache
@@ -74,7 +67,13 @@ def specs(model: type[BaseModel]) -> Specs:
             continue
         kind, item = _kind(info.annotation, tuple(info.metadata))
         out.append(Spec(name, kind, info.is_required(), item))
-    return Specs(tuple(out))
+    first = [f for f in out if f.kind in (Kind.ZONE, Kind.LANGUAGE)]
+    return Specs(
+        fields=tuple(out),
+        known=tuple(f.name for f in out),
+        required=tuple(f.name for f in out if f.required),
+        ordered=(*first, *(f for f in out if f not in first)),
+    )
 
 
 def _kind(annotation: Any, metadata: tuple[Any, ...]) -> tuple[Kind, type[BaseModel] | None]:

@@ -50,11 +50,14 @@ def cross_check(checker: Checker, broadcasts: list[Item], sessions: list[Item]) 
 
 def within(checker: Checker, s: Item, b: Item) -> None:
     ss, bs = s.model, b.model
+    s0, s1, b0, b1 = utc(ss.start), utc(ss.end), utc(bs.start), utc(bs.end)
+    if b0 <= s0 and s1 <= b1:
+        return
     what = f"session {ss.id!r} ({span(ss.start, ss.end)})"
     window = f"broadcast {bs.id!r} ({span(bs.start, bs.end)}{_at(b.line('id'))})"
-    if utc(ss.end) <= utc(bs.start) or utc(ss.start) >= utc(bs.end):
+    if s1 <= b0 or s0 >= b1:
         checker.error(s.line("start"), f"{what} is wholly outside the window of {window}")
-    elif utc(ss.start) < utc(bs.start) or utc(ss.end) > utc(bs.end):
+    else:
         checker.warn(s.line("start"), f"{what} is partly outside the window of {window}")
 
 

@@ -13,13 +13,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 UNDETERMINED = "und"
 """Language key of a title written as a plain string with no session language to go by."""
 
+_ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?([+-]\d\d:\d\d)?$")
 _DATE_ONLY_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
-_DOTTED_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+_DOTTED_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?!\d)")
 EXAMPLE_TIME = "e.g. 2021-04-27T09:30 or 2021-04-27T09:30+09:00"
 
 
 def parse_when(value: Any, tz: tzinfo) -> datetime:
     """A YAML/JSON time value as an aware datetime in ``tz``; ValueError says what is wrong."""
+    if isinstance(value, str) and _ISO_RE.match(value):
+        try:  # the common shape (what dump writes): no normalising needed
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a date and time: {value!r} ({EXAMPLE_TIME})") from None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(tz)
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
