@@ -32,7 +32,9 @@ def test_language_dict_title_becomes_a_multi_language_title(tmp_path: Path) -> N
     assert talk.title == {"en": "Hello", "de": "Hallo"}
     assert talk.track == "Sicherheit"  # a language dict gives the talk's language
     out = tmp_path / "s.yaml"
-    assert CliRunner().invoke(app, ["schedule", "import", str(source), "-o", str(out)]).exit_code == 0
+    assert (
+        CliRunner().invoke(app, ["schedule", "import", str(source), "-o", str(out)]).exit_code == 0
+    )
     assert "{'" not in out.read_text(encoding="utf-8")  # no Python repr anywhere
 
 
@@ -53,6 +55,7 @@ def test_other_structured_values_are_refused_at_the_talk(
         import_schedule(source)
     (problem,) = info.value.problems
     file, line, message = split(problem)
+    assert file == str(source)
     assert line == line_of(source, '"guid"')
     assert message.startswith(expected)
 

@@ -107,7 +107,9 @@ def test_no_zone_and_no_offsets_requires_timezone(tmp_path: Path) -> None:
     assert problem.startswith(f"{source}: ")
     assert "pass --timezone" in problem
     program, _ = import_schedule(source, timezone="Europe/Brussels")
-    assert program.session("talk").start == datetime(2019, 2, 2, 10, 30, tzinfo=ZoneInfo("Europe/Brussels"))
+    assert program.session("talk").start == datetime(
+        2019, 2, 2, 10, 30, tzinfo=ZoneInfo("Europe/Brussels")
+    )
 
 
 def test_varying_offsets_without_zone_name_require_timezone(tmp_path: Path) -> None:
