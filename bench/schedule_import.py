@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -116,13 +117,16 @@ def child(mode: str, source: Path, out: Path) -> None:
     print(json.dumps({"s": seconds, "cpu": cpu, "rss_mb": rss}))
 
 
-def measure(mode: str, source: Path, out: Path) -> dict[str, float]:
+def measure(mode: str, source: Path, out: Path, code: Path | None = None) -> dict[str, float]:
+    """``code``: a checkout whose ``streamer`` package is measured instead (``--before``)."""
+    env = dict(os.environ, PYTHONPATH=str(code)) if code else None
     proc = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(source), str(out)],
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=code or ROOT,
+        env=env,
     )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:] or proc.stdout[-3000:])
@@ -135,6 +139,12 @@ def main() -> None:
     parser.add_argument("--talks", type=int, nargs="+", default=[1000, 20000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--child", nargs=3, metavar=("MODE", "SOURCE", "OUT"))
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also measure import and check with the streamer package of this checkout"
+        " (e.g. `git archive <rev> | tar -x -C DIR`), and print the before/after ratio",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
@@ -146,9 +156,13 @@ def main() -> None:
         if not source.exists():
             generate(talks, source)
         runs: dict[str, list[dict[str, float]]] = {"import": [], "check": [], "baseline": []}
+        before: dict[str, list[dict[str, float]]] = {"import": [], "check": []}
+        old_out = CACHE / f"schedule-{talks}-before.yaml"
         for _ in range(args.runs):
             for mode in runs:  # import first: it writes what the others read
                 runs[mode].append(measure(mode, source, out))
+            for mode in before if args.before else ():
+                before[mode].append(measure(mode, source, old_out, args.before))
         rss = {m: max(r["rss_mb"] for r in rs) for m, rs in runs.items()}
         for unit in ("s", "cpu"):
             med = {m: statistics.median(r[unit] for r in rs) for m, rs in runs.items()}
@@ -160,6 +174,14 @@ def main() -> None:
                 f" {med['baseline']:.2f} ({rss['baseline']:.0f} MB); ratio"
                 f" {ours / med['baseline']:.1f}x  [median of {args.runs}]"
             )
+            if args.before:
+                old = {m: statistics.median(r[unit] for r in rs) for m, rs in before.items()}
+                old_rss = max(r["rss_mb"] for rs in before.values() for r in rs)
+                print(
+                    f"  before ({args.before}): import {old['import']:.2f}, check"
+                    f" {old['check']:.2f} ({old_rss:.0f} MB peak); before/after"
+                    f" {(old['import'] + old['check']) / ours:.1f}x"
+                )
 
 
 if __name__ == "__main__":
