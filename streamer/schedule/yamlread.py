@@ -37,6 +37,11 @@ _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 _MERGE = "<<"
 _TYPED_START = frozenset("0123456789+-.~nNtTfF") | {""}
+# every typed scalar matches this; a time like 2021-04-27T10:00 fails at its first '-'
+_MAYBE_TYPED = re.compile(
+    r"^(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?[0-9]*\.?[0-9]*([eE][-+]?[0-9]+)?"
+    r"|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"
+)
 
 
 class LineMap(dict[Any, Any]):
@@ -114,7 +119,8 @@ class _Builder:
             value = scalar(event.value) if plain else event.value
             if plain and event.value == _MERGE and self._expects_key():
                 value = _MERGE_KEY
-            self._anchor(event, value)
+            if event.anchor is not None:
+                self.anchors[event.anchor] = value
             self.add(value, line)
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             container: Any = LineMap(line) if cls is MappingStartEvent else LineSeq(line)
@@ -190,8 +196,8 @@ def _merge(out: LineMap, merged: list[Any]) -> None:
 
 def scalar(text: str) -> Any:
     """A plain scalar by the YAML 1.2 core schema (no timestamps: they stay text)."""
-    if text[:1] not in _TYPED_START:
-        return text  # most values: no null, boolean or number starts with this character
+    if text[:1] not in _TYPED_START or not _MAYBE_TYPED.match(text):
+        return text  # most values (times too) are ruled out by one test
     if text in _NULL:
         return None
     if text in _TRUE:

@@ -27,9 +27,11 @@ URLS = [
 ids = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,30}\Z")
 # the loader strips text, so generate it stripped; no control characters
 # words that a YAML reader would take for something else unless quoted
-RISKY = ["yes", "No", "on", "null", "~", "true", "1.5", "0x1F", "007", "1e3", ".inf",
-         "2021-04-27", "- a", "a: b", "#tag", "'q'", '"q"', "x #y", "[a]", "{a}", "*a", "&a",
-         "!a", "%a", "@a", "`a", "a\\b", "tab\there", "a\u0085b", "x\u2028y\u2029z", "<<"]  # fmt: skip
+RISKY = [
+    *("yes", "No", "on", "null", "~", "true", "1.5", "0x1F", "007", "1e3", ".inf", "2021-04-27"),
+    *("- a", "a: b", "#tag", "'q'", '"q"', "x #y", "[a]", "{a}", "*a", "&a", "!a", "%a", "@a"),
+    *("`a", "a\\b", "tab\there", "a\u0085b", "x\u2028y\u2029z", "<<"),
+]
 texts = (
     st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=40)
     .map(str.strip)
