@@ -122,6 +122,8 @@ def build(found: Found, room_urls: dict[str, str], eid: str, warnings: list[Prob
     )
     report = Report()
     program = check_data(data, found.source, report)
+    # the checker's warnings too (a url missing is already said per room)
+    warnings.extend(p for p in report.problems if p.warning and p.group != "no-url")
     if program is None:
         raise ScheduleError(f"{found.source}: the imported schedule is invalid", report.errors)
     return program
