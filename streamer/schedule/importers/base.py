@@ -7,7 +7,7 @@ import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from streamer.schedule.model import Title, language_tag, title_text
@@ -179,7 +179,3 @@ def language(value: Any, found: Found, line: int, label: str) -> str | None:
             "talks whose language is not a code",
         )
     return tag
-
-
-def localize(moment: datetime, tz: tzinfo) -> datetime:
-    return moment.astimezone(tz)
