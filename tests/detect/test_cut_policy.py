@@ -42,6 +42,7 @@ def test_unknown_policy_is_a_line_numbered_error(tmp_path: Path) -> None:
     with pytest.raises(ScheduleError) as err:
         load_program(path)
     assert any(
-        p.startswith(f"{path}:5:") and "cut_policy must be one of schedule, auto, review" in p
+        p.startswith(f"{path}:5:")
+        and "cut_policy of event must be one of schedule, auto, review" in p
         for p in err.value.problems
     ), err.value.problems
