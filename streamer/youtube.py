@@ -215,6 +215,8 @@ class Resolver:
             "noplaylist": True,
             "extractor_retries": 1,
             "format": "best",
+            # marks the adaptive formats is_from_start (fragments by sq): what a heal fetches
+            "live_from_start": True,
         }
         if self.settings.cookies_file is not None:
             opts["cookiefile"] = str(self.settings.cookies_file)
