@@ -21,6 +21,7 @@ from streamer.errors import CaptureError, ToolError
 MUX_TIMEOUT_S = 300.0
 # Cut a hair before each boundary: the keyframe sitting exactly on it opens the new segment.
 CUT_EPS_S = 0.0005
+SEEK_PAST_S = 0.01
 
 
 class MuxError(CaptureError):
@@ -103,7 +104,9 @@ def mux_ranges(
     try:
         out = tmp / "out"
         out.mkdir()
-        window = ["-ss", f"{start_s:.6f}", "-to", f"{end_s:.6f}", "-copyts"]
+        # a seek in copy mode lands on the keyframe at or before the target: aim just past
+        # the wanted one so rounding never lands a whole GOP early
+        window = ["-ss", f"{start_s + SEEK_PAST_S:.6f}", "-to", f"{end_s:.6f}", "-copyts"]
         args = [
             *_ff(), *window, "-i", video_url, *window, "-i", audio_url,
             *_segment_args(first_pts_s - start_s, cuts, out),
