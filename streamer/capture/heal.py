@@ -449,7 +449,8 @@ def _span_reason(first: str, last: str) -> str:
     b = re.search(r"fragments? (\d+)", last)
     if a is None or b is None:
         return first
-    return first[: a.start()] + f"fragments {a.group(1)}-{b.group(1)}" + first[a.end() :]
+    joined = first[: a.start()] + f"fragments {a.group(1)}-{b.group(1)}" + first[a.end() :]
+    return joined.replace(" is not held", " are not held")
 
 
 def describe(report: HealReport, tz: Any = UTC) -> list[str]:

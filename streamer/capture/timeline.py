@@ -364,7 +364,12 @@ class TimelineWriter:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.directory / TIMELINE, "a", encoding="utf-8")  # noqa: SIM115
+        path = self.directory / TIMELINE
+        torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        if torn:  # a crash cut the last row: end it, so the next row is a line of its own
+            self._fh.write("\n")
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
@@ -422,6 +427,12 @@ class TimelineWriter:
 
     def end(self, state: str, reason: str) -> None:
         self._append({"t": "end", "state": state, "reason": reason, "at": iso(now())})
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

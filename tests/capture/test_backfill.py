@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from streamer.capture.backfill import heal_directory, record_with_backfill
-from streamer.capture.hls import Progress, record
 from streamer.capture.timeline import Timeline
 from streamer.simulate.youtube_media import Content
 from tests.capture.conftest import ROOT, streamer_cmd
@@ -22,6 +21,7 @@ from tests.capture.yt_support import (
     URL,
     check_frames,
     joined,
+    record_with_outage,
     wait_for,
     write_info,
     youtube,
@@ -122,33 +122,12 @@ def test_late_start_from_start_covers_the_broadcast_from_its_start(
         )
 
 
-def _record_segments(resolver, out: Path, count: int) -> None:  # type: ignore[no-untyped-def]
-    """Record until ``count`` new segments are kept (the clock may be shifted: no --until)."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-
-        def on_progress(p: Progress) -> None:
-            if p.segments >= count:
-                stop.set()
-
-        await record(URL, out, resolver=resolver, stop=stop, on_progress=on_progress)
-
-    asyncio.run(main())
-
-
-def _record_with_outage(media_clock, resolver, out: Path, outage_s: float) -> None:  # type: ignore[no-untyped-def]
-    _record_segments(resolver, out, 2)
-    media_clock.advance(outage_s)
-    _record_segments(resolver, out, 16)  # the listed window, then the live edge
-
-
 def test_a_range_the_dvr_forgot_is_healed_from_the_archive_after_the_end(
     yt_content: Content, tmp_path: Path
 ) -> None:
     out = tmp_path / "rec"
     with youtube(yt_content) as (media, clock, resolver):
-        _record_with_outage(clock, resolver, out, 60)
+        record_with_outage(clock, resolver, out, 60)
         hole = Timeline.load(out).gaps()[0]
         first = int((hole.start.timestamp() - media.started_at) / SEGMENT_S)
         last = int((hole.end.timestamp() - media.started_at) / SEGMENT_S) - 1
@@ -187,7 +166,7 @@ def test_dvr_numbering_offset_from_hls_is_placed_by_fragment_time(
 ) -> None:
     out = tmp_path / "rec"
     with youtube(yt_content, hls_offset=1037) as (media, clock, resolver):
-        _record_with_outage(clock, resolver, out, 45)
+        record_with_outage(clock, resolver, out, 45)
         report = asyncio.run(heal_directory(out, resolver))
         assert report.complete, report.remaining
         timeline = Timeline.load(out)

@@ -3,6 +3,7 @@ a byte-joined view of a recording, and frame checks against the raw source (as i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import subprocess
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from streamer.capture.hls import Progress, record
 from streamer.capture.timeline import Timeline
 from streamer.simulate.youtube_info import SimulatedResolver, ytdlp_info
 from streamer.simulate.youtube_media import Content, YouTubeMedia
@@ -162,3 +164,24 @@ def frame_count(video: Path) -> int:
         timeout=120,
     ).stdout
     return int(out.strip().rstrip(","))
+
+
+def record_segments(resolver, out: Path, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Record until ``count`` new segments are kept (the clock may be shifted: no --until)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        def on_progress(p: Progress) -> None:
+            if p.segments >= count:
+                stop.set()
+
+        await record(URL, out, resolver=resolver, stop=stop, on_progress=on_progress)
+
+    asyncio.run(main())
+
+
+def record_with_outage(media_clock, resolver, out: Path, outage_s: float) -> None:  # type: ignore[no-untyped-def]
+    record_segments(resolver, out, 2)
+    media_clock.advance(outage_s)
+    record_segments(resolver, out, 16)  # the listed window, then the live edge
