@@ -441,7 +441,7 @@ def _merge(spans: list[tuple[datetime, datetime, str]]) -> list[tuple[datetime, 
 
 
 def _kind(reason: str) -> str:
-    return "".join(ch for ch in reason if not ch.isdigit())
+    return re.sub(r"fragments? [\d-]+( is| are)?", "fragment", reason)
 
 
 def _span_reason(first: str, last: str) -> str:
