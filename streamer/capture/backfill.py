@@ -88,8 +88,8 @@ async def heal_directory(
     from_start: bool = False,
     settings: Settings | None = None,
     client: httpx.AsyncClient | None = None,
-    concurrency: int = 4,
-    rate: float = 40.0,
+    concurrency: int = 6,
+    rate: float = 120.0,
 ) -> HealReport:
     """Heal ``directory`` once from its broadcast (``url`` or its recorded source URL)."""
     settings = settings or Settings()

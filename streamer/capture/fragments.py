@@ -125,8 +125,8 @@ class FragmentFetcher:
         *,
         height: int | None,
         client: httpx.AsyncClient | None = None,
-        concurrency: int = 4,
-        rate: float = 40.0,
+        concurrency: int = 6,
+        rate: float = 120.0,
     ) -> None:
         self.url = url
         self.source = source

@@ -232,6 +232,7 @@ class Healer:
         first = await self._locate(hole.start, head, step)
         missing: list[tuple[datetime, datetime, str]] = []
         got: list[_Frag] = []
+        writing: asyncio.Task[None] | None = None
         sq = first
         # the fragments the hole should take, plus one: more only if their times say so
         limit = min(head, first + math.ceil(hole.duration_s / step) + 1)
@@ -243,6 +244,7 @@ class Healer:
                 *(self._fetch_pair(n) for n in batch), return_exceptions=True
             )
             done = False
+            fresh: list[_Frag] = []
             for n, result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
                     if not isinstance(result, StreamerError):
@@ -261,12 +263,20 @@ class Healer:
                     done = True
                     break
                 if result.wall + timedelta(seconds=step) > hole.start + timedelta(seconds=TOL_S):
-                    got.append(result)
+                    fresh.append(result)
+            got += fresh
+            # mux this batch while the next one is fetched (one ffmpeg at a time, in order)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(
+                self._write_runs(hole, fresh, step, "dvr", writer, report)
+            )
             if done:
                 break
             sq = batch[-1] + 1
         self._cache.clear()
-        await self._write_runs(hole, got, step, "dvr", writer, report)
+        if writing is not None:
+            await writing
         return _merge(missing) + self._uncovered_tail(hole, got, step, head, missing)
 
     def _uncovered_tail(
