@@ -61,12 +61,13 @@ class _Source:
         self.max_height = max_height
         self.youtube: bool | None = None
 
-    def extract(self, url: str) -> dict[str, Any]:
-        info = self.source.extract(url)
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
+        info = self.source.extract(url, live_from_start=live_from_start)
         self.youtube = _is_youtube(info)
         return info
 
     def height(self, url: str) -> int | None:
+        """The height of the HLS rendition the recorder chose (same rule as the resolver)."""
         info = self.extract(url)
         chosen = choose_format(
             [f for f in info.get("formats") or [] if isinstance(f, dict)], self.max_height

@@ -12,6 +12,7 @@ rate that leaves the live edge its share, and refreshes expired URLs (403) by re
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import urllib.parse
@@ -34,7 +35,7 @@ ATTEMPTS = 3
 class InfoSource(Protocol):
     """Something that gives yt-dlp's info dict for a URL (``Resolver.extract``)."""
 
-    def extract(self, url: str) -> dict[str, Any]: ...
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]: ...
 
 
 class FragmentGone(CaptureError):
@@ -167,7 +168,9 @@ class FragmentFetcher:
             return self.adaptive
         self._refreshed = time.monotonic()
         try:
-            info = await asyncio.to_thread(self.source.extract, self.url)
+            info = await asyncio.to_thread(
+                functools.partial(self.source.extract, self.url, live_from_start=True)
+            )
         except ResolveError:
             raise
         except Exception as exc:  # an extractor bug must not end the heal with a traceback

@@ -225,7 +225,9 @@ def register(app: typer.Typer) -> None:
             True, "--heal/--no-heal", help="Fill gaps from the DVR while live and after the end."
         ),
         info_json: Path | None = typer.Option(
-            None, "--info-json", help="Read yt-dlp's info dict (-J) from FILE, not the site."
+            None,
+            "--info-json",
+            help="yt-dlp -J output instead of the site (NAME.from-start.json beside it: -J --live-from-start, for the heal).",
         ),
     ) -> None:
         """Record a live broadcast into DIR; Ctrl-C stops cleanly. Exit 0 ended/stopped,

@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
             False, "--from-start", help="Also fill back to the broadcast's actual start."
         ),
         info_json: Path | None = typer.Option(
-            None, "--info-json", help="Read yt-dlp's info dict (-J) from FILE, not the site."
+            None,
+            "--info-json",
+            help="yt-dlp -J output instead of the site (NAME.from-start.json beside it: -J --live-from-start, for the heal).",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
         tz: str | None = typer.Option(None, "--tz", help="Show times in this IANA zone."),

@@ -104,13 +104,26 @@ def _adaptive(media: YouTubeMedia, itag: int, status: str) -> dict[str, Any]:
     return fmt
 
 
-def ytdlp_info(media: YouTubeMedia) -> dict[str, Any]:
-    """The info dict yt-dlp (``live_from_start=True``) gives for the broadcast right now."""
+def _incomplete(media: YouTubeMedia, itag: int) -> dict[str, Any]:
+    fmt = _adaptive(media, itag, "was_live")
+    fmt.update(format_note=f"{fmt['format_note']} (incomplete)", preference=-21, protocol="https")
+    return fmt
+
+
+def ytdlp_info(media: YouTubeMedia, live_from_start: bool = False) -> dict[str, Any]:
+    """The info dict yt-dlp gives for the broadcast right now.
+
+    While live, yt-dlp keeps only the ``is_from_start`` (adaptive) formats with
+    ``live_from_start`` and drops them without it (``YoutubeDL.process_video_result``); the
+    adaptive formats are then plain "(incomplete)" https ones."""
     status = media.live_status
     formats: list[dict[str, Any]] = []
-    if status != "was_live":
+    if status != "was_live" and not (status == "is_live" and live_from_start):
         formats.append(_hls_format(media, status))
-    formats += [_adaptive(media, VIDEO_ITAG, status), _adaptive(media, AUDIO_ITAG, status)]
+    if status == "is_live" and not live_from_start:
+        formats += [_incomplete(media, VIDEO_ITAG), _incomplete(media, AUDIO_ITAG)]
+    else:
+        formats += [_adaptive(media, VIDEO_ITAG, status), _adaptive(media, AUDIO_ITAG, status)]
     duration = None
     if status != "is_live" and media.ended_at is not None:
         duration = round(media.ended_at - media.started_at)
@@ -138,6 +151,10 @@ def ytdlp_info(media: YouTubeMedia) -> dict[str, Any]:
     }
 
 
+def from_start_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.from-start.json")
+
+
 class SimulatedResolver:
     """``resolve`` and ``extract`` over :func:`ytdlp_info` (what :class:`Resolver` gives)."""
 
@@ -146,23 +163,28 @@ class SimulatedResolver:
         self.max_height = max_height
         self.calls = 0
 
-    def extract(self, url: str) -> dict[str, Any]:
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
         self.calls += 1
-        return ytdlp_info(self.media)
+        return ytdlp_info(self.media, live_from_start)
 
     def resolve(self, url: str) -> BroadcastInfo:
         return info_from_ytdlp(self.extract(url), url=url, max_height=self.max_height)
 
 
 class FileResolver:
-    """Reads the info dict from a JSON file (a recorder in another process, in tests)."""
+    """Reads the info dict from ``yt-dlp -J`` output in a file (``--info-json``), and with
+    ``live_from_start`` from ``NAME.from-start.json`` beside it (``-J --live-from-start``)
+    when that exists."""
 
     def __init__(self, path: Path, max_height: int = 1080) -> None:
         self.path = Path(path)
         self.max_height = max_height
 
-    def extract(self, url: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
+        path = self.path
+        if live_from_start and from_start_path(path).is_file():
+            path = from_start_path(path)
+        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
         return data
 
     def resolve(self, url: str) -> BroadcastInfo:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from streamer.capture.hls import Progress, record
 from streamer.capture.timeline import Timeline
-from streamer.simulate.youtube_info import SimulatedResolver, ytdlp_info
+from streamer.simulate.youtube_info import SimulatedResolver, from_start_path, ytdlp_info
 from streamer.simulate.youtube_media import Content, YouTubeMedia
 
 FPS = 10
@@ -53,9 +53,10 @@ def youtube(
 
 def write_info(media: YouTubeMedia, path: Path) -> Path:
     """The info dict for a recorder in another process (``--info-json``)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(ytdlp_info(media)))
-    tmp.replace(path)
+    for target, from_start in ((path, False), (from_start_path(path), True)):
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ytdlp_info(media, from_start)))
+        tmp.replace(target)
     return path
 
 
