@@ -227,7 +227,8 @@ def register(app: typer.Typer) -> None:
         info_json: Path | None = typer.Option(
             None,
             "--info-json",
-            help="yt-dlp -J output instead of the site (NAME.from-start.json beside it: -J --live-from-start, for the heal).",
+            help="yt-dlp -J output instead of the site; NAME.from-start.json beside it "
+            "(-J --live-from-start) is used for the heal.",
         ),
     ) -> None:
         """Record a live broadcast into DIR; Ctrl-C stops cleanly. Exit 0 ended/stopped,

@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         info_json: Path | None = typer.Option(
             None,
             "--info-json",
-            help="yt-dlp -J output instead of the site (NAME.from-start.json beside it: -J --live-from-start, for the heal).",
+            help="yt-dlp -J output instead of the site; NAME.from-start.json beside it "
+            "(-J --live-from-start) is used for the heal.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
         tz: str | None = typer.Option(None, "--tz", help="Show times in this IANA zone."),
