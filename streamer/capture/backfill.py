@@ -149,8 +149,10 @@ async def record_with_backfill(
         record(url, out_dir, resolver=resolver, settings=settings, **record_args)
     )
     heals: list[HealReport] = []
+    healable = True  # a generic HLS source has no DVR: one heal says so, then no more
 
     async def heal() -> HealReport | None:
+        nonlocal healable
         if not (Path(out_dir) / TIMELINE).is_file() or not Timeline.load(out_dir).segments:
             return None
         try:
@@ -160,7 +162,12 @@ async def record_with_backfill(
         except StreamerError as exc:
             log.warning("%s: heal failed: %s", url, exc)
             return None
+        except Exception:  # a heal bug must never end the live capture beside it
+            log.exception("%s: heal crashed; healing stops for this recording", url)
+            healable = False
+            return None
         heals.append(report)
+        healable = report.status is not None
         if on_heal is not None:
             on_heal(report)
         return report
@@ -168,7 +175,7 @@ async def record_with_backfill(
     try:
         while not task.done():
             await asyncio.wait({task}, timeout=heal_every_s)
-            if not task.done():
+            if not task.done() and healable:
                 await heal()
     except asyncio.CancelledError:
         task.cancel()
