@@ -25,9 +25,10 @@ import httpx
 from streamer.capture.fragments import FragmentFetcher, InfoSource
 from streamer.capture.heal import Healer, HealReport, holes
 from streamer.capture.hls import RecordResult, record
-from streamer.capture.timeline import TIMELINE, Timeline, TimelineWriter
+from streamer.capture.timeline import GAP_TOLERANCE_S, TIMELINE, Timeline, TimelineWriter
 from streamer.config import Settings
 from streamer.errors import StreamerError
+from streamer.timeutil import parse_iso
 from streamer.youtube import BroadcastInfo, choose_format
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ async def heal_directory(
     target = url or timeline.meta.get("source_url")
     if not target:
         raise StreamerError(f"{directory}: no source URL recorded; give one")
+    if _nothing_to_heal(timeline, from_start):
+        return HealReport(skipped=True)  # no call to the site (yt-dlp costs seconds)
     wrapped = _Source(source, settings.max_height)
     height = _height(directory)
     if height is None:
@@ -118,6 +121,17 @@ async def heal_directory(
         with TimelineWriter(directory) as writer:
             writer.write_meta(meta)
     return report
+
+
+def _nothing_to_heal(timeline: Timeline, from_start: bool) -> bool:
+    if holes(timeline):
+        return False
+    if not from_start:
+        return True
+    start = timeline.meta.get("broadcast_start")
+    if not isinstance(start, str) or timeline.start is None:
+        return False
+    return (timeline.start - parse_iso(start)).total_seconds() <= GAP_TOLERANCE_S
 
 
 def _generic(directory: Path, timeline: Timeline) -> HealReport:
@@ -167,7 +181,7 @@ async def record_with_backfill(
             healable = False
             return None
         heals.append(report)
-        healable = report.status is not None
+        healable = report.status is not None or report.skipped
         if on_heal is not None:
             on_heal(report)
         return report

@@ -62,6 +62,7 @@ class HealReport:
     by_source: dict[str, float] = field(default_factory=lambda: {"dvr": 0.0, "archive": 0.0})
     remaining: list[tuple[datetime, datetime, str]] = field(default_factory=list)
     status: str | None = None  # the source's live_status at the heal
+    skipped: bool = False  # nothing to heal: the source was not asked
 
     @property
     def complete(self) -> bool:
@@ -111,6 +112,7 @@ class Healer:
         self.fetcher = fetcher
         self.from_start = from_start
         self.zero: float | None = None  # wall-clock (epoch s) of media time 0
+        self.broadcast_start: datetime | None = None
         self._ref_pts: dict[str, float] = {}
         self._cache: dict[int, bytes] = {}
         self._inits: dict[str, bytes] = {}
@@ -134,6 +136,8 @@ class Healer:
             report.remaining = [(h.start, h.end, why) for h in holes(timeline)]
             return report
         head_start = await self._broadcast_start(adaptive) if self.from_start else None
+        if head_start is not None:
+            self.broadcast_start = head_start
         todo = holes(timeline, head_start)
         writer = TimelineWriter(self.directory)
         try:
@@ -158,6 +162,8 @@ class Healer:
         meta = dict(Timeline.load(self.directory).meta or timeline.meta)
         if self.zero is not None:
             meta["stream_zero"] = self.zero
+        if self.broadcast_start is not None:
+            meta["broadcast_start"] = iso(self.broadcast_start)
         final = report.status == "was_live" or (report.status == "post_live" and report.complete)
         meta["heal"] = {
             "at": iso(now()),
@@ -396,8 +402,14 @@ class Healer:
             cuts=[t0 + step * i for i in range(1, len(fits))],
             workdir=self.directory,
         )
-        for start, data in zip(fits, datas, strict=True):
+        for start, data in zip(fits, datas, strict=False):
             self._write(hole, start, step, data, "archive", writer, report)
+        if len(datas) < len(fits):
+            cut = fits[len(datas)]
+            end = fits[-1] + timedelta(seconds=step)
+            why = f"archive ends at {length:.1f}s: shorter than the broadcast"
+            missing = [(cut, end, why)] + [m for m in missing if m[0] >= end]
+            missing = _merge(missing) if len(missing) > 1 else missing
         return missing
 
 
@@ -465,6 +477,8 @@ def _span_reason(first: str, last: str) -> str:
 
 def describe(report: HealReport, tz: Any = UTC) -> list[str]:
     """Lines for people: what was healed and what stays missing, with why."""
+    if report.skipped:
+        return ["nothing to heal: no gaps"]
     lines = [
         f"healed {report.healed_s:.1f}s in {report.segments} segment(s) "
         f"(dvr {report.by_source.get('dvr', 0.0):.1f}s, "
