@@ -1,4 +1,7 @@
-"""A JPEG thumbnail from a frame a little into the VOD that is not black (or flat)."""
+"""A JPEG thumbnail from a frame a little into the VOD that is not black (or flat).
+
+Every candidate time is sampled in one ffmpeg run, each at the keyframe at or before it.
+"""
 
 from __future__ import annotations
 
@@ -62,35 +65,75 @@ def is_blank(stats: tuple[float, float]) -> bool:
     return mean < DARK_MEAN or stdev < FLAT_STDEV
 
 
-def pick_time(video: Path, duration_s: float, scratch: Path) -> float:
-    """The first candidate time whose frame is not black or flat; the first one otherwise."""
-    times = candidates(duration_s)
-    for at in times:
-        stats = frame_stats(video, at, scratch)
-        if stats is not None and not is_blank(stats):
-            return at
-    return times[0]
+def _sample(i: int, out: Path) -> tuple[Path, Path]:
+    return out.with_name(f"{out.name}.{i}.gray"), out.with_name(f"{out.name}.{i}.jpg")
 
 
-def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280) -> float:
-    """Write ``out`` (JPEG, at most ``width`` wide); returns the time used."""
-    at = pick_time(video, duration_s, out.with_name(out.name + ".probe.gray"))
-    cmd = (
-        ffmpeg.input(str(video), ss=f"{at:.3f}")
-        .output(
-            str(out),
-            vf=f"scale='min({width},iw)':-2",
-            f="image2",
-            vcodec="mjpeg",
-            **{"frames:v": 1, "q:v": 3},
+def _all_candidates_cmd(video: Path, times: list[float], out: Path, width: int) -> list[str]:
+    """One ffmpeg run for every candidate: per time, a small grey sample and the JPEG.
+
+    Each input seeks without decoding up to the time (``-noaccurate_seek``): it yields the
+    keyframe at or before it, so every candidate costs one decoded frame, not up to a GOP.
+    """
+    outputs = []
+    for i, at in enumerate(times):
+        seek = {"ss": f"{at:.3f}"} if at > 0 else {}  # -ss 0 on a still image yields nothing
+        stream = ffmpeg.input(str(video), noaccurate_seek=None, **seek).video
+        gray, jpg = _sample(i, out)
+        outputs.append(
+            stream.filter("scale", SAMPLE_W, SAMPLE_H)
+            .filter("format", "gray")
+            .output(str(gray), f="rawvideo", **{"frames:v": 1})
         )
+        outputs.append(
+            stream.filter("scale", f"min({width},iw)", -2).output(
+                str(jpg), f="image2", vcodec="mjpeg", **{"frames:v": 1, "q:v": 3}
+            )
+        )
+    cmd: list[str] = (
+        ffmpeg.merge_outputs(*outputs)
         .global_args("-nostdin", "-v", "error", "-y")
         .compile(cmd=procs.ffmpeg())
     )
+    return cmd
+
+
+def _stats(gray: Path) -> tuple[float, float] | None:
     try:
-        procs.run(cmd, timeout=TIMEOUT_S)
+        data = gray.read_bytes()
+    except OSError:
+        return None
+    if len(data) < SAMPLE_W * SAMPLE_H:
+        return None
+    values = list(data[: SAMPLE_W * SAMPLE_H])
+    return statistics.fmean(values), statistics.pstdev(values)
+
+
+def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280) -> float:
+    """Write ``out`` (JPEG, at most ``width`` wide) from the first candidate time whose frame is
+    not black or flat (the first one otherwise); returns the time used."""
+    times = candidates(duration_s)
+    try:
+        procs.run(_all_candidates_cmd(video, times, out, width), timeout=TIMEOUT_S)
+        chosen: int | None = None
+        for i in range(len(times)):
+            stats = _stats(_sample(i, out)[0])
+            if stats is not None and _sample(i, out)[1].exists():
+                if not is_blank(stats):
+                    chosen = i
+                    break
+                if chosen is None:
+                    chosen = i  # the first frame there is, if all are blank
+        if chosen is None:
+            raise SplitError("thumbnail failed: ffmpeg wrote no frame at any candidate time")
+        jpg = _sample(chosen, out)[1]
+        if jpg.stat().st_size == 0:
+            raise SplitError(f"thumbnail failed: ffmpeg wrote nothing at {times[chosen]:.1f}s")
+        jpg.replace(out)
     except ToolError as exc:
         raise SplitError(f"thumbnail failed: {exc}") from exc
-    if not out.exists() or out.stat().st_size == 0:
-        raise SplitError(f"thumbnail failed: ffmpeg wrote nothing at {at:.1f}s")
-    return at
+    finally:
+        for i in range(len(times)):
+            for f in _sample(i, out):
+                f.unlink(missing_ok=True)
+    return times[chosen]
