@@ -151,6 +151,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route may answer."""
     text = {
         304: "Not modified (If-None-Match matched the ETag)",
+        400: "A body that cannot be read as JSON",
         401: "Missing or malformed bearer token",
         403: "Wrong token",
         404: "Unknown id",
