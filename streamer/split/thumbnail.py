@@ -78,7 +78,9 @@ def _all_candidates_cmd(video: Path, times: list[float], out: Path, width: int) 
     outputs = []
     for i, at in enumerate(times):
         seek = {"ss": f"{at:.3f}"} if at > 0 else {}  # -ss 0 on a still image yields nothing
-        stream = ffmpeg.input(str(video), noaccurate_seek=None, **seek).video
+        # one keyframe each: no frame threads decoding ahead, non-key frames skipped, no audio
+        opts = {"noaccurate_seek": None, "threads": 1, "skip_frame": "nokey", "an": None}
+        stream = ffmpeg.input(str(video), **opts, **seek).video
         gray, jpg = _sample(i, out)
         outputs.append(
             stream.filter("scale", SAMPLE_W, SAMPLE_H)
