@@ -1,6 +1,7 @@
 """A JPEG thumbnail from a frame a little into the VOD that is not black (or flat).
 
-Every candidate time is sampled in one ffmpeg run, each at the keyframe at or before it.
+Every candidate time is sampled in one ffmpeg run, each at the first keyframe from it on; a
+source whose keyframes are too far apart for that is decoded exactly, one run per time.
 """
 
 from __future__ import annotations
@@ -72,13 +73,13 @@ def _sample(i: int, out: Path) -> tuple[Path, Path]:
 def _all_candidates_cmd(video: Path, times: list[float], out: Path, width: int) -> list[str]:
     """One ffmpeg run for every candidate: per time, a small grey sample and the JPEG.
 
-    Each input seeks without decoding up to the time (``-noaccurate_seek``): it yields the
-    keyframe at or before it, so every candidate costs one decoded frame, not up to a GOP.
+    Each input decodes keyframes only, from the time on: the first keyframe at or after it, so
+    a candidate costs one decoded frame, not up to a GOP (none when no keyframe follows).
     """
     outputs = []
     for i, at in enumerate(times):
         seek = {"ss": f"{at:.3f}"} if at > 0 else {}  # -ss 0 on a still image yields nothing
-        # one keyframe each: no frame threads decoding ahead, non-key frames skipped, no audio
+        # keyframes only, without frame threads decoding ahead, and no audio demuxed
         opts = {"noaccurate_seek": None, "threads": 1, "skip_frame": "nokey", "an": None}
         stream = ffmpeg.input(str(video), **opts, **seek).video
         gray, jpg = _sample(i, out)
@@ -111,31 +112,65 @@ def _stats(gray: Path) -> tuple[float, float] | None:
     return statistics.fmean(values), statistics.pstdev(values)
 
 
+def _keyframe_pick(times: list[float], out: Path) -> int | None:
+    """The first candidate with a frame that is not blank; None when there is none, or when a
+    candidate before the last had no keyframe to show (a long GOP: decode exactly instead)."""
+    first: int | None = None
+    missing = False
+    for i in range(len(times)):
+        stats = _stats(_sample(i, out)[0])
+        if stats is None or not _sample(i, out)[1].exists():
+            missing = True
+            continue
+        if not is_blank(stats):
+            return i
+        first = i if first is None else first
+    return None if missing else first
+
+
+def _exact(video: Path, out: Path, times: list[float], width: int) -> float:
+    """The frame at each time decoded exactly, one run per time until one is not blank."""
+    at = times[0]
+    for t in times:
+        stats = frame_stats(video, t, out.with_name(out.name + ".probe.gray"))
+        if stats is not None and not is_blank(stats):
+            at = t
+            break
+    seek = {"ss": f"{at:.3f}"} if at > 0 else {}
+    cmd = (
+        ffmpeg.input(str(video), **seek)
+        .output(
+            str(out),
+            vf=f"scale='min({width},iw)':-2",
+            f="image2",
+            vcodec="mjpeg",
+            **{"frames:v": 1, "q:v": 3},
+        )
+        .global_args("-nostdin", "-v", "error", "-y")
+        .compile(cmd=procs.ffmpeg())
+    )
+    procs.run(cmd, timeout=TIMEOUT_S)
+    return at
+
+
 def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280) -> float:
     """Write ``out`` (JPEG, at most ``width`` wide) from the first candidate time whose frame is
     not black or flat (the first one otherwise); returns the time used."""
     times = candidates(duration_s)
     try:
         procs.run(_all_candidates_cmd(video, times, out, width), timeout=TIMEOUT_S)
-        chosen: int | None = None
-        for i in range(len(times)):
-            stats = _stats(_sample(i, out)[0])
-            if stats is not None and _sample(i, out)[1].exists():
-                if not is_blank(stats):
-                    chosen = i
-                    break
-                if chosen is None:
-                    chosen = i  # the first frame there is, if all are blank
-        if chosen is None:
-            raise SplitError("thumbnail failed: ffmpeg wrote no frame at any candidate time")
-        jpg = _sample(chosen, out)[1]
-        if jpg.stat().st_size == 0:
-            raise SplitError(f"thumbnail failed: ffmpeg wrote nothing at {times[chosen]:.1f}s")
-        jpg.replace(out)
+        chosen = _keyframe_pick(times, out)
+        if chosen is not None:
+            _sample(chosen, out)[1].replace(out)
+            at = times[chosen]
+        else:
+            at = _exact(video, out, times, width)
     except ToolError as exc:
         raise SplitError(f"thumbnail failed: {exc}") from exc
     finally:
         for i in range(len(times)):
             for f in _sample(i, out):
                 f.unlink(missing_ok=True)
-    return times[chosen]
+    if not out.exists() or out.stat().st_size == 0:
+        raise SplitError(f"thumbnail failed: ffmpeg wrote nothing at {at:.1f}s")
+    return at
