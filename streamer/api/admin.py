@@ -65,7 +65,12 @@ def status(control: ControlDep) -> dict[str, Any]:
     return control.status()
 
 
-@router.post("/sessions/{session_id}/cut", response_model=dict[str, Any], responses=_ACTION)
+@router.post(
+    "/sessions/{session_id}/cut",
+    response_model=dict[str, Any],
+    # 400: a body that is not JSON at all (FastAPI's own answer, in our error shape)
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+)
 def cut(
     control: ControlDep,
     session_id: SessionId,

@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
+from swagger_ui_bundle import swagger_ui_path
 
 from streamer.api import admin, errors, media, ops, public, viewer
 from streamer.api.deps import AppContext
@@ -73,7 +76,11 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI / ReDoc from a CDN: blank without internet
+        docs_url=None,
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.ctx = AppContext(
         settings=settings,
         storage=storage,
@@ -108,3 +115,21 @@ def create_app(
     if not token:
         log.warning("STREAMER_ADMIN_TOKEN is empty: the admin API is disabled (development)")
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs``, its JS and CSS served from the swagger-ui-bundle package."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -18,9 +17,8 @@ from streamer import vod
 from streamer.capture.timeline import Timeline, atomic_write
 from streamer.errors import SplitError
 from streamer.schedule.model import Program
-from streamer.split.cutter import Mode, cut
+from streamer.split.cutter import CutResult, Mode, cut
 from streamer.split.plan import SessionPlan, plan_session
-from streamer.split.probe import OutputInfo, output_info
 from streamer.split.thumbnail import write_thumbnail
 from streamer.timeutil import iso
 
@@ -47,14 +45,6 @@ class SplitResult:
     skipped: bool  # the outputs were already up to date
     plan: SessionPlan
     outputs: Outputs
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_event(program: Program, out_root: Path) -> Path:
@@ -121,12 +111,13 @@ def split_session(
     work = Path(tempfile.mkdtemp(dir=out.mp4.parent, prefix=f".{session_id}.", suffix=".tmp"))
     try:
         tmp_mp4, tmp_jpg = work / "vod.mp4", work / "thumb.jpg"
-        cut(plan.pieces, tmp_mp4, mode=mode, workdir=work / "parts", on_step=on_step)
-        info = output_info(tmp_mp4)
+        # the cut hashes its output while writing it and reads what it holds from its moov
+        done = cut(plan.pieces, tmp_mp4, mode=mode, workdir=work / "parts", on_step=on_step)
+        info = done.info
         if info.duration_s <= 0 or info.video_codec is None:
             raise SplitError(f"{session_id}: the cut produced no playable video")
         write_thumbnail(tmp_mp4, tmp_jpg, info.duration_s)
-        record = _record(plan, program, info, tmp_mp4, mode, fingerprint, source_url, timeline)
+        record = _record(plan, program, done, mode, fingerprint, source_url, timeline)
         # media first, record last: a record on disk always describes finished media, and
         # the old record goes first so a crash here leaves "not split", never a mismatch
         out.json.unlink(missing_ok=True)
@@ -142,14 +133,14 @@ def split_session(
 def _record(
     plan: SessionPlan,
     program: Program,
-    info: OutputInfo,
-    media: Path,
+    done: CutResult,
     mode: Mode,
     fingerprint: str,
     source_url: str | None,
     timeline: Timeline,
 ) -> vod.VodRecord:
     tz = program.event.tz
+    info = done.info
     session = program.session(plan.session_id)
     first, last = plan.pieces[0], plan.pieces[-1]
     extra: dict[str, Any] = {
@@ -177,8 +168,8 @@ def _record(
         scheduled_start=iso(session.start, tz),
         scheduled_end=iso(session.end, tz),
         duration_s=round(info.duration_s, 3),
-        size_bytes=media.stat().st_size,
-        sha256=_sha256(media),
+        size_bytes=done.size,
+        sha256=done.sha256,
         gaps=[vod.GapInfo(**g.to_json(tz)) for g in plan.gaps],
         coverage=plan.coverage,
         status="complete" if plan.status == "complete" else "incomplete",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -510,10 +511,15 @@ class LiveServer:
     thread: threading.Thread
 
 
-def start_server(app: FastAPI, port: int) -> LiveServer:
+def start_server(app: FastAPI) -> LiveServer:
+    """uvicorn on a socket bound here to port 0: the port is ours from the start (no window in
+    which another process could take a port picked as free)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -527,8 +533,8 @@ def start_server(app: FastAPI, port: int) -> LiveServer:
 
 
 @pytest.fixture
-def live_server(app: FastAPI, free_port: int) -> Iterator[LiveServer]:
-    live = start_server(app, free_port)
+def live_server(app: FastAPI) -> Iterator[LiveServer]:
+    live = start_server(app)
     yield live
     live.server.should_exit = True
     live.thread.join(timeout=10)
