@@ -25,7 +25,6 @@ from streamer.capture.watcher import watch
 from streamer.config import Settings
 from streamer.errors import (
     IllegalTransition,
-    InvalidRequest,
     ResolveError,
     ScheduleError,
     SplitError,
@@ -33,7 +32,7 @@ from streamer.errors import (
     StreamerError,
 )
 from streamer.pipeline import stages
-from streamer.pipeline.control import CutRequest
+from streamer.pipeline.control import CutRequest, check_cut
 from streamer.pipeline.runner import InProcessRunner, Runner
 from streamer.pipeline.states import SESSION_DONE, SESSION_PROCESSABLE
 from streamer.pipeline.store import BroadcastView, Diff, SessionView, Store
@@ -81,7 +80,7 @@ class Orchestrator:
         self.store = stages.store_for(settings)
         self.runner = runner or InProcessRunner()
         self.resolver = resolver or Resolver(settings)
-        self.notifier = Notifier(settings.webhooks, settings.webhook_secret.get_secret_value())
+        self.notifier = Notifier.from_settings(settings)
         self.tick_s = tick_s
         self.programs: dict[str, Program] = {}
         self.schedule_errors: list[str] = []
@@ -526,11 +525,15 @@ class Orchestrator:
             start = s.start + timedelta(seconds=request.start_offset_s)
         if request.end_offset_s is not None:
             end = s.end + timedelta(seconds=request.end_offset_s)
-        if (start or s.start) >= (end or s.end):
-            raise InvalidRequest(
-                f"the corrected end ({iso(end or s.end, tz)}) must come after the corrected"
-                f" start ({iso(start or s.start, tz)})"
-            )
+        b = self.store.broadcast(s.event_id, s.broadcast_id)
+        check_cut(  # 422 outside the broadcast's window, before anything is stored
+            start or s.start,
+            end or s.end,
+            broadcast=(b.start, b.end),
+            lead_s=self.settings.watch_lead_s,
+            late_s=self.settings.late_limit_s,
+            tz=tz,
+        )
         self.store.add_correction(s.event_id, s.id, start, end)
         done = self._call(self.process_session(s.event_id, s.id, force=True, manual=True))
         return session_json(done, program)

@@ -35,3 +35,10 @@ def replay(replay_cache: Path) -> Iterator[ReplayServer]:
     ).start()
     yield server
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulators here serve on 127.0.0.1, which the SSRF policy refuses by default:
+    every capture test opts in explicitly (Settings() reads the variable)."""
+    monkeypatch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")

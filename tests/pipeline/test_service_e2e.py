@@ -32,7 +32,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "e2e-admin-token-0123456789"
+TOKEN = "e2e-admin-token-0123456789abcdefghijklmnop"
 SECRET = "hook-secret"
 STREAMER = [sys.executable, "-m", "streamer"]
 
@@ -188,6 +188,7 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         "STREAMER_DATA_DIR": str(tmp_path / "data"),
         "STREAMER_SCHEDULES": str(schedules),
         "STREAMER_ADMIN_TOKEN": TOKEN,
+        "STREAMER_ALLOW_PRIVATE_SOURCES": "true",  # the simulator and hooks are on 127.0.0.1
         "STREAMER_GRACE_S": "2",
         "STREAMER_WATCH_LEAD_S": "60",
         "STREAMER_STALL_TIMEOUT_S": "8",
