@@ -4,7 +4,6 @@ open /, switch to English, open a session, the video plays; a screenshot is kept
 from __future__ import annotations
 
 import time
-
 from collections.abc import Iterator
 from pathlib import Path
 
