@@ -44,6 +44,14 @@ def _getaddrinfo(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def is_public(addr: Address) -> bool:
     """Globally routable unicast: not loopback, private, link-local (169.254.169.254, the
     cloud metadata address), CGNAT, multicast, reserved or unspecified."""
@@ -106,7 +114,8 @@ class Policy:
                     "set STREAMER_ALLOW_PRIVATE_SOURCES=true or add it to "
                     "STREAMER_SOURCE_ALLOWLIST to allow it"
                 )
-        return answers[0].split("%", 1)[0]
+        first = sorted(answers, key=lambda a: ":" in a)[0]  # IPv4 first, like most clients
+        return first.split("%", 1)[0]
 
     def check_url(self, url: str) -> str:
         """Check an http(s) URL's host (sync); returns the address to use."""
@@ -141,7 +150,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            addr = await anyio.to_thread.run_sync(self.policy.check, host, port)
+            if _is_literal(host):  # no DNS to wait for
+                addr = self.policy.check(host, port)
+            else:
+                addr = await anyio.to_thread.run_sync(self.policy.check, host, port)
         except BlockedAddress as exc:
             # a ConnectError, so callers treat it like any unreachable source
             raise httpx.ConnectError(str(exc), request=request) from exc
