@@ -37,8 +37,11 @@ def replay(replay_cache: Path) -> Iterator[ReplayServer]:
     server.close()
 
 
-@pytest.fixture(autouse=True)
-def allow_loopback_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def allow_loopback_sources() -> Iterator[None]:
     """The simulators here serve on 127.0.0.1, which the SSRF policy refuses by default:
-    every capture test opts in explicitly (Settings() reads the variable)."""
-    monkeypatch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")
+    every capture test opts in explicitly (Settings() reads the variable). Session-scoped,
+    so module-scoped recordings see it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")
+        yield
