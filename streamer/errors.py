@@ -55,6 +55,10 @@ class ResolveError(StreamerError):
     exit_code = 4
 
 
+class BlockedSource(ResolveError):
+    """A URL to fetch is (or resolves to, or redirects to) an address the SSRF policy refuses."""
+
+
 class BroadcastUnavailable(ResolveError):
     pass
 

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from streamer.config import Settings
 from streamer.errors import BroadcastUnavailable, ResolveError
+from streamer.netguard import guarded_ydl
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ class Resolver:
         if live_from_start:
             options["live_from_start"] = True
         try:
-            with yt_dlp.YoutubeDL(options) as ydl:
+            with guarded_ydl(yt_dlp.YoutubeDL, self.settings, url)(options) as ydl:
                 info = ydl.extract_info(url, download=False, process=False)
                 info = ydl.process_ie_result(info, download=False) if info else info
         except yt_dlp.utils.DownloadError as exc:

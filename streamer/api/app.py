@@ -16,7 +16,8 @@ from swagger_ui_bundle import swagger_ui_path
 from streamer.api import admin, errors, media, ops, public, viewer
 from streamer.api.deps import AppContext
 from streamer.api.fastpath import CachedReads
-from streamer.api.middleware import RequestMetrics
+from streamer.api.guard import RequestGuard
+from streamer.api.middleware import RequestMetrics, SecurityHeaders
 from streamer.api.vodindex import VodIndex, warm
 from streamer.config import Settings
 from streamer.pipeline.control import Control
@@ -51,7 +52,7 @@ def create_app(
     ready_checks: list[Callable[[], None]] | None = None,
     refresh_s: float = 1.0,
 ) -> FastAPI:
-    """The app. Raises ConfigError (at start-up) for a weak admin token outside development.
+    """The app. Raises ConfigError (at start-up) for a weak admin token (docs/security.md).
 
     ``storage`` defaults to ``open_storage(settings)``; ``control`` None makes the admin
     routes answer 503 (after the auth check); ``programs`` gives the loaded schedules;
@@ -88,7 +89,7 @@ def create_app(
         templates=viewer.make_templates(),
         control=control,
         programs=programs or list,
-        admin_token=token.strip(),
+        admin_token=token,
         ready_checks=list(ready_checks or []),
     )
     errors.install(app)
@@ -111,6 +112,8 @@ def create_app(
         expose_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
         max_age=600,
     )
+    app.add_middleware(RequestGuard, token=token)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     if not token:
         log.warning("STREAMER_ADMIN_TOKEN is empty: the admin API is disabled (development)")

@@ -109,7 +109,10 @@ class SessionState(BaseModel):
 
     id: str
     state: str = Field(examples=["published", "upcoming", "live", "ended"])
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="short public message")
+    reason_code: str | None = Field(
+        default=None, examples=["capture_gap", "source_unavailable", "cut_failed"]
+    )
     vod_id: str | None = None
     vod_url: str | None = None
     watch_url: str | None = None
@@ -151,7 +154,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route may answer."""
     text = {
         304: "Not modified (If-None-Match matched the ETag)",
-        400: "Malformed body (not JSON)",
+        400: "A body that is not JSON (or not UTF-8)",
+        413: "Request body over the cap (admin: 1 MiB)",
         401: "Missing or malformed bearer token",
         403: "Wrong token",
         404: "Unknown id",

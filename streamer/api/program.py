@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 
+from streamer.api.reasons import public_reason
 from streamer.api.vodindex import Snapshot, VodEntry
 from streamer.schedule.model import Program, Session
 from streamer.timeutil import iso, parse_iso, zone
@@ -152,6 +153,8 @@ def event_program(
         return None
     if control_rows:
         rows = _overlay(rows, control_rows, event_id, snap)
+    for row in rows:  # the internal reason (paths, URLs, exceptions) is for admins only
+        row["reason_code"], row["reason"] = public_reason(row.get("state"), row.get("reason"))
     rows.sort(key=lambda r: (_sort_time(r.get("start")), str(r.get("id"))))
     return EventProgram(event=event, sessions=rows)
 

@@ -370,14 +370,24 @@ class VodIndex:
             return snap
         return self._refresh_or_stale()
 
+    @property
+    def stale(self) -> bool:
+        """True while the last refresh failed and the previous catalog is being served."""
+        return self.last_error is not None and self._snap is not None
+
     def _refresh_or_stale(self) -> Snapshot:
         try:
             return self.refresh(force=False)
-        except StorageError as exc:
-            self.last_error = str(exc)
+        except Exception as exc:  # any storage backend bug too: never a bare 500
+            if isinstance(exc, StorageError):
+                error = exc
+            else:
+                log.exception("catalog refresh failed unexpectedly")
+                error = StorageError(f"the catalog could not be read ({type(exc).__name__})")
+            self.last_error = str(error)
             if self._snap is None:
-                raise
-            log.warning("catalog refresh failed, serving the previous one: %s", exc)
+                raise error from exc
+            log.warning("catalog refresh failed, serving the previous one: %s", error)
             self._checked = self._clock()
             return self._snap
 

@@ -36,6 +36,7 @@ from streamer.capture.playlist import (
 from streamer.capture.timeline import GAP_TOLERANCE_S, Timeline, TimelineWriter
 from streamer.config import Settings
 from streamer.errors import CaptureError, ResolveError, StreamerError
+from streamer.netguard import Policy
 from streamer.timeutil import iso, now
 from streamer.youtube import BroadcastInfo, Resolver, ResolverLike, resolve_async
 
@@ -194,6 +195,7 @@ class Recorder:
                 timeout=httpx.Timeout(15.0, connect=5.0),
                 follow_redirects=True,
                 headers={"User-Agent": f"streamer/{__version__}"},
+                transport=Policy.from_settings(self.settings).transport(),  # SSRF policy
             )
         return self._client
 

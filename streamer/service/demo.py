@@ -90,6 +90,8 @@ async def run_demo(
             "stall_timeout_s": 10.0,
             "watch_poll_s": 2.0,
             "port": port,
+            # the simulated broadcast is on 127.0.0.1: opt in to private sources, explicitly
+            "allow_private_sources": True,
         }
     )
     sim = SimulatedBroadcast(root / "sim", segment_s=1.0, width=640, height=360)

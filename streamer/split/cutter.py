@@ -414,7 +414,8 @@ def _encode_cmd(cut: _PieceCut, enc: _Encode) -> list[str]:
         opts["ss"] = f"{seek:.6f}"
     quarter = (cut.info.video.frame_s if cut.info.video else 0.04) / 4
     # -copyts keeps the source's timestamps, so the trim is on absolute pts, whatever the seek
-    video = ffmpeg.input(cut.url, **opts).video.filter("trim", start=f"{enc.start - quarter:.6f}")
+    inp = ffmpeg.input(cut.url, **procs.fetched_input(opts))
+    video = inp.video.filter("trim", start=f"{enc.start - quarter:.6f}")
     out_args = _x264_args(cut, enc.from_key)
     out_args.update({"frames:v": enc.frames, "f": "mpegts"})
     cmd: list[str] = (
@@ -429,7 +430,7 @@ def _audio_cmd(cut: _PieceCut) -> list[str]:
     assert cut.audio is not None and cut.info.audio is not None
     # start on the AAC frame nearest the first video frame
     seek = cut.start - cut.info.start - cut.info.audio.frame_s / 2
-    inp = ffmpeg.input(cut.url, ss=f"{max(0.0, seek):.6f}", protocol_whitelist=PROTOCOLS)
+    inp = ffmpeg.input(cut.url, **procs.fetched_input({"ss": f"{max(0.0, seek):.6f}"}))
     cmd: list[str] = (
         inp.output(
             str(cut.audio), map="0:a:0", acodec="copy", f="adts", **{"frames:a": cut.audio_frames}
@@ -532,7 +533,7 @@ def cut(
     step("parts", 0.6)
 
     vlist, audio = _write_lists(cuts, workdir, joiner)
-    vin = ffmpeg.input(str(vlist), f="concat", safe=0, protocol_whitelist=PROTOCOLS)
+    vin = ffmpeg.input(str(vlist), **procs.fetched_input({"safe": 0}, fmt="concat"))
     streams = [vin.video]
     if audio is not None:
         ain = ffmpeg.input(audio, f="aac", protocol_whitelist=PROTOCOLS)

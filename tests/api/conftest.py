@@ -32,11 +32,12 @@ from streamer.publish.local import LocalStorage
 from streamer.schedule.model import Broadcast, Event, Program, Session, Speaker
 from streamer.timeutil import iso, now
 from streamer.vod import VodRecord, dump, vod_id
+from tests.conftest import TEST_TOKEN
 
 SEOUL = ZoneInfo("Asia/Seoul")
 EVENT_ID = "sejong-smartcity-forum-2021"
 FUTURE_ID = "future-forum"
-TOKEN = "test-admin-token-0123456789"
+TOKEN = TEST_TOKEN
 
 
 def kst(day: int, hour: int, minute: int = 0) -> datetime:

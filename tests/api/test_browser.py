@@ -3,6 +3,7 @@ open /, switch to English, open a session, the video plays; a screenshot is kept
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+def wait_js(page: Page, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll ``expression`` (page.evaluate runs over CDP, outside the page's CSP, which
+    refuses the eval that page.wait_for_function needs) until true, within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(locale="ko-KR", viewport={"width": 1100, "height": 900})
@@ -38,6 +48,11 @@ def test_open_switch_language_watch_and_play(
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the Content-Security-Policy must not block anything the viewer itself does
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     page.goto(f"{live_server.url}/")
     # Korean by default (Accept-Language from the ko-KR locale), and it renders as text
     expect(page.locator("html")).to_have_attribute("lang", "ko")
@@ -64,24 +79,24 @@ def test_open_switch_language_watch_and_play(
     expect(page.locator("p.subtitle")).to_have_text("코로나 이후 도시의 미래와 세종의 대응")
 
     video = page.locator("video")
-    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=15000)
+    wait_js(page, "document.querySelector('video').readyState >= 1")
     duration = page.evaluate("document.querySelector('video').duration")
     assert 3.5 < duration < 4.5
     page.evaluate(
         "() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }"
     )
-    page.wait_for_function("document.querySelector('video').currentTime > 0.5", timeout=15000)
+    wait_js(page, "document.querySelector('video').currentTime > 0.5")
     # seeking works (the server answers Range requests)
     page.evaluate("() => { const v = document.querySelector('video'); v.currentTime = 3.0; }")
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video');"
-        " return !v.seeking && v.currentTime >= 2.9; }",
-        timeout=15000,
+    wait_js(
+        page,
+        "(() => { const v = document.querySelector('video');"
+        " return !v.seeking && v.currentTime >= 2.9; })()",
     )
     # keyboard: k pauses
     page.locator("h1").click()
     page.keyboard.press("k")
-    page.wait_for_function("document.querySelector('video').paused", timeout=5000)
+    wait_js(page, "document.querySelector('video').paused", 5.0)
     expect(video).to_have_attribute("preload", "metadata")
     page.screenshot(path=str(artifacts_dir / "api-viewer-watch.png"), full_page=True)
     assert errors == []
