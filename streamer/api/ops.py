@@ -12,7 +12,7 @@ from starlette.responses import Response
 from streamer import metrics
 from streamer.api.deps import AppContext, ContextDep
 from streamer.api.models import Health, Ready
-from streamer.api.vodindex import EVENTS_KEY
+from streamer.publish.layout import EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ async def healthz() -> Health:
 def _checks(ctx: AppContext) -> dict[str, str]:
     results: dict[str, str] = {}
     try:
-        ctx.storage.head(EVENTS_KEY)
+        ctx.storage.head(EVENTS)
         results["storage"] = "ok"
     except Exception as exc:
         results["storage"] = f"error: {exc}"

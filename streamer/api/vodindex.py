@@ -29,24 +29,19 @@ from starlette.concurrency import run_in_threadpool
 
 from streamer.api.httpcache import CachedBody
 from streamer.errors import ConfigError, StorageError
+from streamer.publish.layout import EVENTS, index_event, index_key
 from streamer.publish.storage import ObjectInfo, Storage
 from streamer.timeutil import parse_iso, zone
 from streamer.vod import VodRecord
 
 log = logging.getLogger(__name__)
 
-EVENTS_KEY = "events.json"
-INDEX_NAME = "index.json"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILTER_CACHE = 256
 _PAGE_CACHE = 2048
 
 SortKey = tuple[int, str]
 """(start in µs since the epoch, VOD id): the stable order of every list."""
-
-
-def index_key(event_id: str) -> str:
-    return f"{event_id}/{INDEX_NAME}"
 
 
 def micros(moment: datetime) -> int:
@@ -408,7 +403,7 @@ class VodIndex:
     def _reload(self, old: _State) -> tuple[_State, bool]:
         storage = self.storage
         changed = False
-        info = storage.head(EVENTS_KEY)
+        info = storage.head(EVENTS)
         events_token = None
         summaries, generated_at = old.summaries, old.generated_at
         if info is None:
@@ -417,7 +412,7 @@ class VodIndex:
         else:
             events_token, data = _token(storage, info)
             if events_token != old.events_token:
-                raw = data if data is not None else storage.get_bytes(EVENTS_KEY)
+                raw = data if data is not None else storage.get_bytes(EVENTS)
                 summaries, generated_at = _parse_events(raw)
                 changed = True
             ids = [str(s["id"]) for s in summaries]
@@ -425,11 +420,11 @@ class VodIndex:
             changed = True
         events: dict[str, EventData] = {}
         for event_id in ids:
-            key = index_key(event_id)
             try:
+                key = index_key(event_id)
                 head = storage.head(key)
             except StorageError as exc:
-                log.warning("%s: %s", key, exc)
+                log.warning("%s/: %s", event_id, exc)
                 head = None
             if head is None:
                 continue
@@ -462,22 +457,17 @@ def _token(storage: Storage, info: ObjectInfo) -> tuple[str, bytes | None]:
 
 
 def _listed_events(keys: Iterable[str]) -> list[str]:
-    ids = []
-    for key in keys:
-        parts = key.split("/")
-        if len(parts) == 2 and parts[1] == INDEX_NAME:
-            ids.append(parts[0])
-    return ids
+    return [e for e in map(index_event, keys) if e is not None]
 
 
 def _parse_events(data: bytes) -> tuple[list[dict[str, Any]], str | None]:
     try:
         doc = json.loads(data)
     except ValueError as exc:
-        raise StorageError(f"{EVENTS_KEY} is not JSON: {exc}") from exc
+        raise StorageError(f"{EVENTS} is not JSON: {exc}") from exc
     items = doc.get("events") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        raise StorageError(f"{EVENTS_KEY} has no events list")
+        raise StorageError(f"{EVENTS} has no events list")
     generated = doc.get("generated_at")
     return (
         [e for e in items if isinstance(e, dict) and isinstance(e.get("id"), str)],

@@ -21,16 +21,15 @@ its file was renamed into place, so every row points at a complete file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from streamer.files import atomic_write
 from streamer.timeutil import iso, now, parse_iso
 
 TIMELINE = "timeline.jsonl"
@@ -386,19 +385,3 @@ class TimelineWriter:
 
     def end(self, state: str, reason: str) -> None:
         self._append({"t": "end", "state": state, "reason": reason, "at": iso(now())})
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, fsync, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

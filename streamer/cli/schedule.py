@@ -17,6 +17,7 @@ from rich.table import Table
 
 from streamer.config import Settings
 from streamer.errors import ScheduleError
+from streamer.files import atomic_write
 from streamer.schedule.dump import dump_program
 from streamer.schedule.importers import FORMATS, import_schedule
 from streamer.schedule.load import check_paths, check_program
@@ -191,10 +192,7 @@ def import_(
     text = dump_program(
         program, comment=f"Imported from {source.name} by streamer schedule import."
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)  # never leave a half-written schedule behind
+    atomic_write(output, text.encode(), mode=0o644)  # never leave a half-written schedule
     checked, errors, check_warnings = check_program(output)
     for line in check_warnings:
         typer.echo(line)
