@@ -23,7 +23,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from streamer.errors import NotFound, NotFoundError, StorageError
-from streamer.files import sha256_file
 from streamer.publish.feed import build_feed
 from streamer.publish.layout import (
     CACHE_FEED,
@@ -41,10 +40,11 @@ from streamer.publish.layout import (
     record_session,
     thumbnail_key,
 )
+from streamer.publish.source import file_stat, load_local
 from streamer.publish.storage import Storage
 from streamer.timeutil import iso, now, parse_iso
 from streamer.vod import VodRecord, dump, vod_id
-from streamer.vod.folder import Outputs, find_sessions, read_event, read_record_file
+from streamer.vod.folder import find_sessions, read_event
 
 # the key names are re-exported for callers that know them from here
 __all__ = [
@@ -124,19 +124,6 @@ class Report:
     skipped: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
-
-
-@dataclass(frozen=True)
-class _Local:
-    """A session's files in the split output, hashed."""
-
-    record: VodRecord
-    media: Path
-    media_sha: str
-    media_stat: tuple[int, int]  # (size, mtime_ns) when hashed
-    thumb: Path | None
-    thumb_sha: str | None
-    thumb_stat: tuple[int, int]
 
 
 class Publisher:
@@ -358,7 +345,7 @@ class Publisher:
             sha256=sha,
             progress=progress,
         )
-        if _stat(path) != stat:
+        if file_stat(path) != stat:
             # sha was computed before; bytes that went up may not be the bytes hashed
             raise StorageError(f"{path} changed while publishing; publish again")
         # the backend verifies; a second look here guards against a backend that does not
@@ -433,55 +420,7 @@ class Publisher:
         self.report.skipped.append(key)
 
 
-# -- local split output (the VOD folder: streamer/vod/folder.py) ---------------------------
-
-
-def load_local(vod_dir: Path, event_id: str, session_id: str) -> _Local:
-    """Read and hash a session's split output; the files are the truth for size and sha256."""
-    out = Outputs.of(vod_dir, event_id, session_id)
-    media, meta = out.mp4, out.json
-    thumb: Path | None = out.jpg
-    record_key(event_id, session_id)  # refuses ids that make no valid key, before any read
-    if not media.is_file() or not meta.is_file():
-        raise NotFoundError(
-            f"no split output for {vod_id(event_id, session_id)} in {vod_dir / event_id}"
-        )
-    record = read_record_file(meta)
-    if (record.event_id, record.session_id) != (event_id, session_id):
-        raise StorageError(f"{meta} describes {record.id}, not {vod_id(event_id, session_id)}")
-    try:
-        media_stat = _stat(media)
-        media_sha = sha256_file(media)
-        has_thumb = thumb is not None and thumb.is_file()
-        thumb_stat = _stat(thumb) if thumb is not None and has_thumb else (0, 0)
-        thumb_sha = sha256_file(thumb) if thumb is not None and has_thumb else None
-    except OSError as exc:
-        raise StorageError(f"cannot read {vod_dir / event_id}: {exc}") from exc
-    if thumb_sha is None:
-        thumb = None
-    media_size = media_stat[0]
-    if record.sha256 != media_sha or record.size_bytes != media_size:
-        log.warning("%s: sha256/size differ from the file; using the file's", meta)
-    update: dict[str, Any] = {
-        "id": vod_id(event_id, session_id),
-        "sha256": media_sha,
-        "size_bytes": media_size,
-        "thumbnail_sha256": thumb_sha,
-    }
-    return _Local(
-        record.model_copy(update=update), media, media_sha, media_stat, thumb, thumb_sha, thumb_stat
-    )
-
-
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    return st.st_size, st.st_mtime_ns
 
 
 def _minimal_event(event_id: str) -> dict[str, Any]:
