@@ -115,6 +115,8 @@ def _record(
         "split_fingerprint": fingerprint,
         "window_start": iso(plan.start, tz),
         "window_end": iso(plan.end, tz),
+        # seconds by provenance (live, dvr, archive): how much of the VOD was healed
+        "provenance": timeline.provenance(plan.start, plan.end),
     }
     if plan.reason:
         extra["reason"] = plan.reason
@@ -127,7 +129,7 @@ def _record(
         speakers=list(session.speakers),
         track=session.track,
         language=session.language,
-        day=program.day_of(session.start).isoformat(),
+        day=program.session_day(session).isoformat(),  # conference day: 01:00 stays on its eve
         start=iso(first.start, tz),
         end=iso(last.end, tz),
         scheduled_start=iso(session.start, tz),
