@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamer.pipeline.states import ProgramState
 from streamer.schedule.model import Title
 from streamer.vod import VodRecord
 
@@ -102,13 +103,13 @@ class EventList(BaseModel):
     generated_at: str | None = None
 
 
-class SessionState(BaseModel):
+class ProgramSession(BaseModel):
     """A session of the program with its state and, once published, its VOD links."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
-    state: str = Field(examples=["published", "upcoming", "live", "ended"])
+    state: ProgramState = Field(examples=["published", "upcoming", "live", "ended"])
     reason: str | None = Field(default=None, description="short public message")
     reason_code: str | None = Field(
         default=None, examples=["capture_gap", "source_unavailable", "cut_failed"]
@@ -126,7 +127,7 @@ class SessionState(BaseModel):
 
 class EventSessions(BaseModel):
     event: dict[str, Any]
-    sessions: list[SessionState]
+    sessions: list[ProgramSession]
 
 
 class Health(BaseModel):

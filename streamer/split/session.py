@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -11,32 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from streamer import vod
-from streamer.capture.timeline import Timeline, atomic_write
+from streamer.capture.timeline import Timeline
 from streamer.errors import SplitError
 from streamer.schedule.model import Program
 from streamer.split.cutter import CutResult, Mode, cut
 from streamer.split.plan import SessionPlan, plan_session
 from streamer.split.thumbnail import write_thumbnail
 from streamer.timeutil import iso
+from streamer.vod.folder import Outputs, load_record, write_event, write_record
 
-EVENT_FILE = "event.json"
-
-
-@dataclass(frozen=True)
-class Outputs:
-    mp4: Path
-    jpg: Path
-    json: Path
-
-    @classmethod
-    def of(cls, out_root: Path, event_id: str, session_id: str) -> Outputs:
-        base = Path(out_root) / event_id
-        return cls(
-            base / f"{session_id}.mp4", base / f"{session_id}.jpg", base / f"{session_id}.json"
-        )
+__all__ = ["Outputs", "SplitResult", "load_record", "split_session", "write_event"]
 
 
 @dataclass(frozen=True)
@@ -45,23 +29,6 @@ class SplitResult:
     skipped: bool  # the outputs were already up to date
     plan: SessionPlan
     outputs: Outputs
-
-
-def write_event(program: Program, out_root: Path) -> Path:
-    """``{out}/{event}/event.json``: the event as the publisher reads it for the index."""
-    path = Path(out_root) / program.event.id / EVENT_FILE
-    body = json.dumps(program.event.model_dump(mode="json"), ensure_ascii=False, indent=2)
-    if not path.exists() or path.read_text("utf-8") != body + "\n":
-        atomic_write(path, (body + "\n").encode())
-    return path
-
-
-def load_record(path: Path) -> vod.VodRecord | None:
-    """A VOD record from its JSON, or None when absent or unreadable."""
-    try:
-        return vod.VodRecord.model_validate_json(path.read_text("utf-8"))
-    except (OSError, ValueError, ValidationError):
-        return None
 
 
 def _up_to_date(out: Outputs, fingerprint: str) -> vod.VodRecord | None:
@@ -123,8 +90,7 @@ def split_session(
         out.json.unlink(missing_ok=True)
         tmp_mp4.replace(out.mp4)
         tmp_jpg.replace(out.jpg)
-        body = json.dumps(vod.dump(record), ensure_ascii=False, indent=2) + "\n"
-        atomic_write(out.json, body.encode())
+        write_record(out.json, record)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SplitResult(record, False, plan, out)

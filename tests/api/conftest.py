@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 from streamer.api.app import create_app
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, NotFoundError
+from streamer.files import sha256_file
 from streamer.pipeline.control import CutRequest, MarkRequest
 from streamer.publish.catalog import Publisher
-from streamer.publish.digest import sha256_file
 from streamer.publish.local import LocalStorage
 from streamer.schedule.model import Broadcast, Event, Program, Session, Speaker
 from streamer.timeutil import iso, now
