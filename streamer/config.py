@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # scale-out: "thread" runs stages in this process; "procrastinate" queues them in
+    # PostgreSQL (STREAMER_DATABASE_URL) for `streamer worker` processes on any machine
+    runner: Literal["thread", "procrastinate"] = "thread"
+    capture_lease_s: float = Field(
+        default=30.0, ge=1, description="a capture lease not renewed for this long passes on"
+    )
 
     # capture
     watch_lead_s: float = 15 * 60
