@@ -52,7 +52,8 @@ def small_mp4(out: Path) -> Path:
 
 def job_status(dsn: str, job_id: int) -> str:
     with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,)).fetchone()
+        cur = conn.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,))
+        row = cur.fetchone()
     return str(row[0]) if row else ""
 
 
