@@ -36,3 +36,8 @@ def pg_url(pg_cluster: PgCluster) -> str:
 def pg_dsn(pg_url: str) -> str:
     """The same database as ``pg_url``, as a libpq DSN (what procrastinate and psycopg take)."""
     return pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+# moto's S3 server and the split fixtures' recording, shared with those areas
+from tests.publish.conftest import _aws_dummies, bucket, moto_s3  # noqa: E402, F401
+from tests.split.conftest import recording, source_dir  # noqa: E402, F401
