@@ -80,6 +80,7 @@ class CaptureLeases:
         self.dsn = dsn
         self.owner = owner
         self.ttl_s = ttl_s
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def acquire(self, broadcast: str) -> Lease | None:
         """Take the lease when free or expired (or extend our own); None when another holds it."""
@@ -91,14 +92,26 @@ class CaptureLeases:
         return Lease(broadcast, self.owner, int(row[0]), row[1])
 
     async def renew(self, lease: Lease) -> Lease | None:
-        """Extend the lease; None when it was lost (expired, or taken over)."""
-        async with await connect(self.dsn) as conn:
-            cur = await conn.execute(
-                _RENEW,
-                {"b": lease.broadcast, "o": lease.owner, "t": lease.token, "ttl": self.ttl_s},
-            )
+        """Extend the lease; None when it was lost (expired, or taken over).
+
+        Renewals reuse one connection (a new one per renewal is slow on a busy host); a
+        failed one is dropped and the next renewal connects afresh."""
+        if self._conn is None or self._conn.closed:
+            self._conn = await connect(self.dsn)
+        params = {"b": lease.broadcast, "o": lease.owner, "t": lease.token, "ttl": self.ttl_s}
+        try:
+            cur = await self._conn.execute(_RENEW, params)
             row = await cur.fetchone()
+        except BaseException:
+            await self.close()
+            raise
         return None if row is None else Lease(lease.broadcast, lease.owner, lease.token, row[0])
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def release(self, lease: Lease) -> None:
         """Give the lease up at once (a clean stop), so another worker need not wait it out."""
@@ -181,9 +194,11 @@ class LeaseKeeper:
                 break
             sent = self._clock()
             try:
-                renewed = await asyncio.wait_for(self.leases.renew(self.lease), timeout=period)
+                renewed = await asyncio.wait_for(
+                    self.leases.renew(self.lease), timeout=max(0.1, self._deadline - sent)
+                )
             except (psycopg.Error, OSError, TimeoutError) as exc:
-                log.warning("capture lease of %s: renewal failed (%s)", self.lease.broadcast, exc)
+                log.warning("capture lease of %s: renewal failed (%r)", self.lease.broadcast, exc)
                 continue  # the local deadline decides
             if renewed is None:
                 log.warning("capture lease of %s was taken over", self.lease.broadcast)

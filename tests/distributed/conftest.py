@@ -38,6 +38,8 @@ def pg_dsn(pg_url: str) -> str:
     return pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-# moto's S3 server and the split fixtures' recording, shared with those areas
+# moto's S3 server, the split fixtures' recording and the replay broadcast, shared
+from tests.capture.conftest import replay, replay_cache  # noqa: E402, F401
+from tests.distributed.procs import children  # noqa: E402, F401
 from tests.publish.conftest import _aws_dummies, bucket, moto_s3  # noqa: E402, F401
 from tests.split.conftest import recording, source_dir  # noqa: E402, F401
