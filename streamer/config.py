@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     capture_lease_s: float = Field(
         default=30.0, ge=1, description="a capture lease not renewed for this long passes on"
     )
+    raw_storage: str | None = Field(
+        default=None,
+        description="where capture workers ship raw segments so any machine can split them"
+        " (s3://bucket/prefix or file:///shared); unset: recordings stay on their machine",
+    )
+    raw_prefix: str = "raw"
 
     # capture
     watch_lead_s: float = 15 * 60

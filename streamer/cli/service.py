@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -45,10 +46,27 @@ def run(
     setup_logging(settings.log_level)
     settings.admin_token_value()  # refuse a placeholder token outside development, early
 
+    def serving(base: str) -> None:
+        Console(stderr=True).print(f"streamer running: {base}/  (API {base}/api/v1/vods)")
+
     async def main() -> None:
+        if settings.runner == "procrastinate":
+            # one planner among all `streamer run`s: the others stand by (advisory lock)
+            from streamer.service.elected import run_elected
+
+            elected = asyncio.ensure_future(
+                run_elected(settings, port=port or settings.port, host=host, on_serving=serving)
+            )
+            stopper = asyncio.ensure_future(_until_signal())
+            await asyncio.wait({elected, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (elected, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            return
         orch = Orchestrator(settings)
         async with serve(settings, orch, port=port or settings.port, host=host) as base:
-            Console(stderr=True).print(f"streamer running: {base}/  (API {base}/api/v1/vods)")
+            serving(base)
             await _until_signal()
 
     asyncio.run(main())
