@@ -120,6 +120,11 @@ def status(
 
     settings = _settings()
     data = status_of(Store(settings.db_url))
+    if settings.runner == "procrastinate":
+        from streamer.distributed.db import settings_dsn
+        from streamer.distributed.monitor import snapshot
+
+        data.update(snapshot(settings_dsn(settings)))
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -172,6 +177,26 @@ def _print_status(data: dict[str, Any]) -> None:
     console.print(f"sessions by state: {counts or 'none'}")
     for problem in data["schedule_errors"]:
         console.print(f"[red]{problem}[/red]")
+    if "workers" in data:
+        _print_workers(console, data)
+
+
+def _print_workers(console: Console, data: dict[str, Any]) -> None:
+    """The distributed mode's workers and queue depth."""
+    wt = Table(title="workers", title_justify="left")
+    for col in ("host", "pid", "queues", "running", "last heartbeat"):
+        wt.add_column(col, overflow="fold")
+    for w in data["workers"]:
+        running = ", ".join(f"{j['task'].rsplit('.', 1)[-1]} {j['args']}" for j in w["running"])
+        wt.add_row(
+            w["host"], str(w["pid"]), ",".join(w["queues"]), running or "-", w["last_heartbeat"]
+        )
+    console.print(wt)
+    depth = "; ".join(
+        f"{q}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+        for q, c in sorted(data["queues"].items())
+    )
+    console.print(f"queues: {depth or 'empty'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
+import psycopg
+
+from streamer import metrics
 from streamer.config import Settings
 from streamer.distributed.app import make_app
 from streamer.distributed.db import settings_dsn
+from streamer.distributed.monitor import QueueCollector, snapshot
 from streamer.distributed.planner import PlannerLease, lead_while_elected
 from streamer.distributed.runner import ProcrastinateRunner
 from streamer.distributed.schema import ensure_schema
@@ -17,6 +22,22 @@ from streamer.pipeline.orchestrator import Orchestrator
 from streamer.service.serve import serve
 
 log = logging.getLogger(__name__)
+
+
+class DistributedOrchestrator(Orchestrator):
+    """The orchestrator whose status also lists the workers and the queue depth."""
+
+    def __init__(self, settings: Settings, dsn: str, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.dsn = dsn
+
+    def status(self) -> dict[str, Any]:
+        data = super().status()
+        try:
+            data.update(snapshot(self.dsn))
+        except psycopg.Error as exc:  # status must answer while PostgreSQL is away
+            data.update({"workers": [], "queues": {}, "queue_error": str(exc)})
+        return data
 
 
 async def run_elected(
@@ -35,10 +56,15 @@ async def run_elected(
         runner = ProcrastinateRunner(app)
 
         async def lead() -> None:
-            orch = Orchestrator(settings, runner=runner)
-            async with serve(settings, orch, port=port, host=host) as base:
-                on_serving(base)
-                await asyncio.Event().wait()  # until cancelled: lease lost or shutdown
+            orch = DistributedOrchestrator(settings, dsn, runner=runner)
+            collector = QueueCollector(dsn)
+            metrics.REGISTRY.register(collector)
+            try:
+                async with serve(settings, orch, port=port, host=host) as base:
+                    on_serving(base)
+                    await asyncio.Event().wait()  # until cancelled: lease lost or shutdown
+            finally:
+                metrics.REGISTRY.unregister(collector)
 
         def changed(elected: bool) -> None:
             log.warning("planner: %s", "elected" if elected else "standing by")
