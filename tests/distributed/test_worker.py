@@ -12,12 +12,13 @@ from pathlib import Path
 
 import psycopg
 
-from streamer import procs
 from streamer.distributed.app import make_app_for_dsn
 from streamer.distributed.schema import ensure_schema
-from streamer.distributed.tasks import PUBLISH
+from streamer.distributed.tasks import PROCESS
 from streamer.distributed.workers import list_workers
-from tests.publish.conftest import EVENT_ID, write_session
+from streamer.pipeline.states import BroadcastState, SessionState
+from streamer.pipeline.store import Store
+from tests.split.conftest import SESSIONS, make_program
 
 from .test_leases import wait_for
 
@@ -36,20 +37,6 @@ def worker_env(tmp_path: Path, pg_url: str) -> dict[str, str]:
     return env
 
 
-def small_mp4(out: Path) -> Path:
-    procs.run(
-        [
-            procs.ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=1",
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest", str(out),
-        ],
-        timeout=60,
-    )  # fmt: skip
-    return out
-
-
 def job_status(dsn: str, job_id: int) -> str:
     with psycopg.connect(dsn) as conn:
         cur = conn.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,))
@@ -57,13 +44,15 @@ def job_status(dsn: str, job_id: int) -> str:
     return str(row[0]) if row else ""
 
 
-def test_worker_runs_a_publish_job_and_registers_itself(
+def test_worker_runs_a_stage_job_and_registers_itself(
     tmp_path: Path, pg_url: str, pg_dsn: str
 ) -> None:
-    data = tmp_path / "data"
-    write_session(data / "vods", "d1-keynote", small_mp4(tmp_path / "a.mp4"), start="10:00")
+    """A process job for a broadcast that was never recorded: the stage records the failure
+    and the retry policy's verdict in the shared state DB."""
+    store = Store(pg_url)
+    store.sync_program(make_program(SESSIONS))
     worker = subprocess.Popen(
-        [*STREAMER, "worker", "--queues", "publish", "--concurrency", "2"],
+        [*STREAMER, "worker", "--queues", "split,publish", "--concurrency", "2"],
         cwd=tmp_path,
         env=worker_env(tmp_path, pg_url),
         stdout=subprocess.PIPE,
@@ -76,25 +65,53 @@ def test_worker_runs_a_publish_job_and_registers_itself(
         async def defer() -> int:
             app = make_app_for_dsn(pg_dsn)
             async with app.open_async():
-                return await app.configure_task(PUBLISH).defer_async(
-                    event_id=EVENT_ID, session_id="d1-keynote"
+                return await app.configure_task(PROCESS).defer_async(
+                    event_id="testcon", session_id="mid"
                 )
 
         job_id = asyncio.run(defer())
         status = wait_for(
             lambda: (s := job_status(pg_dsn, job_id)) in ("succeeded", "failed") and s,
             timeout=120,
-            what="the publish job",
+            what="the process job",
         )
         assert status == "succeeded", worker.stderr.read() if worker.poll() is not None else ""
-        assert (data / "public" / EVENT_ID / "index.json").exists()
-        assert (data / "public" / EVENT_ID / "d1-keynote.mp4").exists()
+        s = store.session("testcon", "mid")
+        assert s.state == SessionState.FAILED and "never recorded" in (s.reason or "")
+        # never recorded and no longer on air: the policy gives up, so nothing is re-queued
+        assert s.next_try_at is None
+        with psycopg.connect(pg_dsn) as conn:
+            queued = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'"
+            ).fetchone()
+        assert queued == (0,)
+
+        # while the broadcast is on air a retry can help: the worker re-queues it at next_try_at
+        store.set_broadcast_state("testcon", "day1", BroadcastState.LIVE)
+
+        async def defer_gap() -> int:
+            app = make_app_for_dsn(pg_dsn)
+            async with app.open_async():
+                return await app.configure_task(PROCESS).defer_async(
+                    event_id="testcon", session_id="gap"
+                )
+
+        gap_job = asyncio.run(defer_gap())
+        wait_for(lambda: job_status(pg_dsn, gap_job) == "succeeded", timeout=120, what="gap")
+        g = store.session("testcon", "gap")
+        assert g.state == SessionState.FAILED and g.next_try_at is not None
+        with psycopg.connect(pg_dsn) as conn:
+            retry = conn.execute(
+                "SELECT scheduled_at FROM procrastinate_jobs WHERE status = 'todo'"
+                " AND queueing_lock = 'retry:testcon.gap'"
+            ).fetchone()
+        assert retry is not None and retry[0] == g.next_try_at
 
         seen = wait_for(lambda: asyncio.run(list_workers(pg_dsn)), what="the worker's heartbeat")
         assert len(seen) == 1
         info = seen[0]
-        assert info.pid == worker.pid and info.queues == ["publish"] and info.concurrency == 2
-        assert info.host and info.running == []
+        assert info.pid == worker.pid and info.queues == ["split", "publish"]
+        assert info.concurrency == 2 and info.host and info.running == []
     finally:
         worker.send_signal(signal.SIGTERM)
         _, err = worker.communicate(timeout=60)
