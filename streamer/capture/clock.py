@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -50,6 +51,7 @@ class FakeClock:
         self._start = start or datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
         self._elapsed = 0.0
         self._changed = threading.Condition()
+        self._holds = 0
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._elapsed)
@@ -62,7 +64,21 @@ class FakeClock:
             self._elapsed += max(0.0, seconds)
             self._changed.notify_all()
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Stop time while a thread works (a resolve that should take no simulated time):
+        sleepers wait, in real time, until it is done."""
+        with self._changed:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holds -= 1
+
     async def sleep(self, seconds: float, stop: asyncio.Event | None = None) -> None:
+        while self._holds:
+            await asyncio.sleep(0.005)
         self.advance(seconds)
         # let other tasks and finished threads run, as a real sleep would
         await asyncio.sleep(0.001)

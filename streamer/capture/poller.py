@@ -107,7 +107,7 @@ class Poller:
         self.clock = clock
         self._client = client
         self._own_client = client is None
-        self.refresher = Refresher(resolver, url, lambda: self.client, clock, max_height)
+        self.refresher = Refresher(resolver, url, clock)
 
         self.info: BroadcastInfo | None = None
         self.media_url: str | None = None
@@ -136,6 +136,7 @@ class Poller:
         self.until_seen = False
         self.target = 2.0
         self.ever_listed = False
+        self.renewed_expiry: datetime | None = None
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -209,9 +210,9 @@ class Poller:
         if new_video and self.writer is not None:
             await self._write(self._write_meta)
 
-    def _re_resolve(self, why: str) -> None:
+    def _re_resolve(self, why: str) -> bool:
         """Ask for a fresh manifest URL in the background; polling goes on meanwhile."""
-        self.refresher.request(why)
+        return self.refresher.request(why)
 
     async def _take_refresh(self) -> None:
         """Adopt a finished background re-resolve."""
@@ -222,9 +223,13 @@ class Poller:
             self.last_error = f"re-resolve failed: {found}"
             log.warning("%s: %s", self.url, self.last_error)
             return
-        if found.info.has_ended and not found.info.is_live:
+        if found.has_ended and not found.is_live:
             return  # the stall watchdog decides with the next resolve
-        await self._adopt(found)
+        try:
+            await self._adopt(await locate(found, self.client, self.max_height))
+        except StreamerError as exc:
+            self.last_error = f"re-resolve: {exc}"
+            log.warning("%s: %s", self.url, self.last_error)
 
     # ---- parts, gaps, segments ---------------------------------------------------------
 
@@ -386,6 +391,7 @@ class Poller:
         url = self.media_url
         fetched = await self._fetch_playlist()
         if fetched is None:
+            self._progress()  # the status says what is wrong and what the refresher does
             return self._backoff()
         parsed, body = fetched
         if isinstance(parsed, list):  # the URL now serves a master playlist
@@ -473,8 +479,10 @@ class Poller:
             await self._take_refresh()
             info = self.info
             expires = info.expires_at if info else None
-            if expires and (expires - moment).total_seconds() < EXPIRY_MARGIN_S:
-                self._re_resolve("manifest URL expires")
+            soon = expires is not None and (expires - moment).total_seconds() < EXPIRY_MARGIN_S
+            # once per expiry time: a resolve that gives the same URL back must not loop
+            if soon and expires != self.renewed_expiry and self._re_resolve("URL expires"):
+                self.renewed_expiry = expires
             wait = await self._poll_once()
             await self._check_stall()
             if self.until_seen:

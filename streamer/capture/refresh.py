@@ -1,8 +1,8 @@
 """Re-resolving a live broadcast in the background while the poller keeps polling.
 
 A yt-dlp resolve takes seconds and sometimes minutes; run inline it would stop the polls, and
-YouTube's ~30 s window would move on without us. :class:`Refresher` runs the resolve (and
-the master playlist fetch) as a task: the poller keeps using the current media URL until the
+YouTube's ~30 s window would move on without us. :class:`Refresher` runs the resolve as a
+task: the poller keeps using the current media URL until the
 new one is ready. Re-resolves that did not help (the new URL fails again) back off
 exponentially with a cap and jitter, and every resolve spends the host's budget, shared by
 all recordings that use the same resolver.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -66,21 +65,12 @@ async def locate(info: BroadcastInfo, client: httpx.AsyncClient, max_height: int
 class Refresher:
     """One recording's background re-resolves."""
 
-    def __init__(
-        self,
-        resolver: ResolverLike,
-        url: str,
-        client: Callable[[], httpx.AsyncClient],
-        clock: Clock,
-        max_height: int,
-    ) -> None:
+    def __init__(self, resolver: ResolverLike, url: str, clock: Clock) -> None:
         self.resolver = resolver
         self.url = url
-        self.client = client
         self.clock = clock
-        self.max_height = max_height
         self.budget: ResolveBudget | None = getattr(resolver, "budget", None)
-        self.task: asyncio.Task[Located] | None = None
+        self.task: asyncio.Task[BroadcastInfo] | None = None
         self.failures = 0  # re-resolves in a row that did not help
         self.resolves = 0
         self.not_before = 0.0  # monotonic time before which no re-resolve starts
@@ -114,11 +104,12 @@ class Refresher:
         self.task = asyncio.get_running_loop().create_task(self._run())
         return True
 
-    async def _run(self) -> Located:
-        info = await resolve_async(self.resolver, self.url)
-        return await locate(info, self.client(), self.max_height)
+    async def _run(self) -> BroadcastInfo:
+        # only the slow part (yt-dlp) runs beside the polls; the caller fetches the new
+        # master playlist when it adopts the result
+        return await resolve_async(self.resolver, self.url)
 
-    def ready(self) -> Located | StreamerError | None:
+    def ready(self) -> BroadcastInfo | StreamerError | None:
         """The finished re-resolve (or its error), once; None while none finished."""
         task = self.task
         if task is None or not task.done():

@@ -150,11 +150,14 @@ class YouTubeSite:
             self._script.append((when, change))
             self._script.sort(key=lambda step: step[0])
 
-    def _apply_script(self) -> None:
-        moment = self.clock()
-        while self._script and self._script[0][0] <= moment:
-            _, change = self._script.pop(0)
-            change(self)
+    def tick(self) -> None:
+        """Apply the scripted changes that are due. Every request does; a media server that
+        shares the scenario calls it on its requests too."""
+        with self._lock:
+            moment = self.clock()
+            while self._script and self._script[0][0] <= moment:
+                _, change = self._script.pop(0)
+                change(self)
 
     # ---- serving -----------------------------------------------------------------------
 
@@ -189,7 +192,7 @@ class YouTubeSite:
         parsed = urllib.parse.urlsplit(target)
         path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
         with self._lock:
-            self._apply_script()
+            self.tick()
             if self.http_status is not None:
                 self.requests["refused"] += 1
                 return self.http_status, "text/html", b"<html>Too many requests</html>"

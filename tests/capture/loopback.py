@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from streamer.simulate import M3U8_TYPE, TS_TYPE, HttpServer, Response, serve_status
 from streamer.simulate.youtube_site import hls_master
@@ -39,21 +40,24 @@ class Media:
         *,
         segment_s: float = 1.0,
         window: int = 30,
+        before: Callable[[], None] | None = None,
     ) -> None:
         self.segments = segments
         self.clock = clock
         self.segment_s = segment_s
         self.window = window
         self.videos: dict[str, MediaVideo] = {}
+        # called before each request: the site's tick, so scripted changes apply here too
+        self.before = before
         # (video, itag, clock time, real monotonic time) of every media playlist request
         self.playlist_requests: list[tuple[str, int, datetime, float]] = []
         self._lock = threading.Lock()
         self._server = HttpServer(self._route)
 
     @classmethod
-    def from_dir(cls, source: Path, clock: Callable[[], datetime], **kw: float) -> Media:
+    def from_dir(cls, source: Path, clock: Callable[[], datetime], **kw: Any) -> Media:
         files = sorted(source.glob("seg*.ts"), key=lambda p: int(p.stem[3:]))
-        return cls([f.read_bytes() for f in files], clock, **kw)  # type: ignore[arg-type]
+        return cls([f.read_bytes() for f in files], clock, **kw)
 
     def close(self) -> None:
         self._server.close()
@@ -98,6 +102,8 @@ class Media:
         return "\n".join(lines) + "\n"
 
     def _route(self, path: str) -> Response | None:
+        if self.before is not None:
+            self.before()
         match = re.fullmatch(
             r"/v/(\w+)(?:/expire/\d+)?/(master\.m3u8|itag/(\d+)/index\.m3u8)", path
         )

@@ -8,6 +8,7 @@ watcher, so minutes of a scenario run in the time the resolves take.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,9 +43,9 @@ def site(clock: FakeClock) -> Iterator[YouTubeSite]:
 
 
 @pytest.fixture
-def media(replay_cache: Path, clock: FakeClock) -> Iterator[Media]:
+def media(replay_cache: Path, clock: FakeClock, site: YouTubeSite) -> Iterator[Media]:
     source = ReplayServer(replay_cache, width=320, height=180, count=6).source_dir
-    served = Media.from_dir(source, clock.now)
+    served = Media.from_dir(source, clock.now, before=site.tick)
     yield served
     served.close()
 
@@ -114,7 +115,7 @@ def test_nothing_live_yet_is_polled_steadily_and_found_within_seconds(
     assert result.info is not None and result.info.video_id == "thestream01"
     # "The channel is not currently live" is no failure: no backoff, seconds apart near start
     assert all(s.kind == "not_live_yet" for s in seen), [s.error for s in seen]
-    assert max(b - a for a, b in zip(polls, polls[1:], strict=False)) <= timedelta(seconds=6)
+    assert max(b - a for a, b in itertools.pairwise(polls)) <= timedelta(seconds=6)
     assert polls[-1] - went_live <= timedelta(seconds=6)
 
 
@@ -145,7 +146,7 @@ def test_live_url_on_yesterdays_video_keeps_watching(
     site.add(yesterday, on_live=True)
     went_live = start + timedelta(seconds=7)
     site.at(went_live, lambda s: s.add(live_video(media, "todays00001", went_live), on_live=True))
-    result, seen, _ = run_watch(
+    result, _, _ = run_watch(
         clock,
         resolver,
         LIVE_URL,
