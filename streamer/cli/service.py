@@ -39,7 +39,7 @@ def run(
     SIGINT/SIGTERM stop captures cleanly; the next start resumes them.
     """
     from streamer.pipeline.orchestrator import Orchestrator
-    from streamer.pipeline.serve import serve
+    from streamer.service.serve import serve
 
     settings = _settings()
     setup_logging(settings.log_level)
@@ -67,7 +67,7 @@ def demo(
     Captures a local ffmpeg broadcast, cuts one VOD per session, publishes them to local
     storage under data/demo/, and serves the viewer at http://127.0.0.1:PORT/.
     """
-    from streamer.pipeline.demo import run_demo
+    from streamer.service.demo import run_demo
 
     settings = _settings()
     setup_logging("WARNING")
@@ -97,7 +97,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Broadcasts and sessions with their state, progress and last error (from the state DB)."""
-    from streamer.pipeline.orchestrator import status_of
+    from streamer.pipeline.status import status_of
     from streamer.pipeline.store import Store
 
     settings = _settings()

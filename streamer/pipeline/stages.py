@@ -1,18 +1,34 @@
-"""Stage functions: each a function of ``(settings, ids)`` reading and writing only the state
-DB, the data dir and storage, so any process (or a queue worker) can run it."""
+"""Stage functions: each a function of ``(settings, ids)`` that reads and writes only the state
+DB, the data dir and storage, so any process (or a queue worker) can run it.
+
+A stage records its own transitions, attempts, errors (with the retry policy's verdict) and
+webhook events in the store, and returns nothing the caller must act on: a runner may fire
+and forget it. Only a bug escapes as an exception; the session then stays in its stage's
+state until the next start retries it.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from pathlib import Path
 
+from streamer import metrics
 from streamer.config import Settings
-from streamer.errors import SplitError
-from streamer.pipeline.store import Store
+from streamer.errors import IllegalTransition, SplitError, StreamerError
+from streamer.pipeline.retry import POLICY
+from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
+from streamer.pipeline.store import SessionView, Store
 from streamer.publish import open_storage
 from streamer.publish.catalog import Publisher
+from streamer.publish.storage import Storage
 from streamer.split import split_session
+from streamer.timeutil import now
 from streamer.vod import VodRecord
+
+log = logging.getLogger(__name__)
+S = SessionState
 
 
 @functools.cache
@@ -24,13 +40,89 @@ def store_for(settings: Settings) -> Store:
     return _store(settings.db_url)
 
 
-def recording_dir(settings: Settings, event_id: str, broadcast_id: str) -> Path:
-    return settings.recordings_dir / event_id / broadcast_id
+def process_stage(settings: Settings, event_id: str, session_id: str, force: bool = False) -> None:
+    """Split, then publish what the split produced."""
+    split_stage(settings, event_id, session_id, force)
+    if store_for(settings).session(event_id, session_id).state == S.PUBLISHING:
+        publish_stage(settings, event_id, session_id)
 
 
-def split_stage(settings: Settings, event_id: str, session_id: str, force: bool) -> VodRecord:
-    """Cut one session's VOD from its broadcast's recording (corrections applied)."""
+def split_stage(settings: Settings, event_id: str, session_id: str, force: bool = False) -> None:
+    """Cut one session's VOD from its broadcast's recording (corrections applied):
+    ``splitting`` → ``publishing``, or ``failed``."""
     store = store_for(settings)
+    s = store.session(event_id, session_id)
+    active = _source_active(store, s)
+    s = store.set_session_state(event_id, session_id, S.SPLITTING)
+    try:
+        vod = _split(settings, store, event_id, session_id, force)
+    except StreamerError as exc:
+        _failed(store, s, exc, source_active=active)
+        return
+    store.set_session_state(event_id, session_id, S.PUBLISHING, coverage=vod.coverage)
+
+
+def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
+    """Upload one cut session and refresh the event's index: ``publishing`` → ``published``
+    (or ``incomplete``), or ``failed``."""
+    store = store_for(settings)
+    s = store.set_session_state(event_id, session_id, S.PUBLISHING)
+    started = time.monotonic()
+    try:
+        storage = open_storage(settings)
+        # presigned URLs expire: every publish hands out fresh ones
+        refresh = bool(getattr(storage, "presign", False))
+        vod = Publisher(storage, refresh_urls=refresh).publish_session(
+            settings.vods_dir, event_id, session_id
+        )
+    except StreamerError as exc:
+        _failed(store, s, exc, source_active=_source_active(store, s))
+        return
+    metrics.PUBLISH_SECONDS.observe(time.monotonic() - started)
+    complete = vod.status == "complete"
+    store.set_session_state(
+        event_id,
+        session_id,
+        S.PUBLISHED if complete else S.INCOMPLETE,
+        None if complete else f"recording covers {vod.coverage:.0%} of the session",
+        attempts=0,
+        next_try_at=None,
+        coverage=vod.coverage,
+        vod_id=vod.id,
+        vod_version=vod.version,
+        published_at=now(),
+    )
+    store.post(
+        "session.published",
+        {
+            "event_id": event_id,
+            "session_id": session_id,
+            "vod_id": vod.id,
+            "version": vod.version,
+            "status": vod.status,
+            "media_url": vod.media_url,
+        },
+    )
+
+
+def unpublish_stage(
+    settings: Settings, event_id: str, session_id: str, storage: Storage | None = None
+) -> None:
+    """Take a published VOD down (index entry first, then objects): → ``unpublished``.
+
+    Raises IllegalTransition when the session is not published (nothing is deleted then), and
+    StorageError when storage fails (the session stays published)."""
+    store = store_for(settings)
+    s = store.session(event_id, session_id)
+    if s.state not in SESSION_PUBLISHED:
+        raise IllegalTransition(f"session {s.key} is {s.state}, not published")
+    Publisher(storage or open_storage(settings)).unpublish(event_id, session_id)
+    store.set_session_state(event_id, session_id, S.UNPUBLISHED, "unpublished by the media team")
+
+
+def _split(
+    settings: Settings, store: Store, event_id: str, session_id: str, force: bool
+) -> VodRecord:
     program = store.program(event_id)
     session = program.session(session_id)
     rec = store.recording(event_id, session.broadcast)
@@ -54,15 +146,23 @@ def split_stage(settings: Settings, event_id: str, session_id: str, force: bool)
     return result.record
 
 
-def publish_stage(settings: Settings, event_id: str, session_id: str) -> VodRecord:
-    """Upload one cut session and refresh the event's index."""
-    storage = open_storage(settings)
-    # presigned URLs expire: every publish hands out fresh ones
-    refresh = bool(getattr(storage, "presign", False))
-    return Publisher(storage, refresh_urls=refresh).publish_session(
-        settings.vods_dir, event_id, session_id
+def _source_active(store: Store, s: SessionView) -> bool:
+    """Whether the session's broadcast is still watched or recorded (more may come)."""
+    return store.broadcast(s.event_id, s.broadcast_id).state in BROADCAST_ACTIVE
+
+
+def _failed(store: Store, s: SessionView, exc: StreamerError, *, source_active: bool) -> None:
+    """Store the reason and the retry policy's verdict; queue the ``session.failed`` event."""
+    verdict = POLICY.after_failure(s.attempts, exc, source_active=source_active, at=now())
+    store.set_session_state(
+        s.event_id,
+        s.id,
+        S.FAILED,
+        verdict.reason,
+        attempts=verdict.attempts,
+        next_try_at=verdict.next_try_at,
     )
-
-
-def unpublish_stage(settings: Settings, event_id: str, session_id: str) -> None:
-    Publisher(open_storage(settings)).unpublish(event_id, session_id)
+    log.warning("session %s failed: %s", s.key, verdict.reason)
+    store.post(
+        "session.failed", {"event_id": s.event_id, "session_id": s.id, "reason": verdict.reason}
+    )

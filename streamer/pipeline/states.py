@@ -59,14 +59,40 @@ SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 
 SESSION_DONE = frozenset({S.PUBLISHED, S.INCOMPLETE, S.SKIPPED, S.UNPUBLISHED})
 SESSION_PROCESSABLE = _PROCESSABLE
+SESSION_PUBLISHED = frozenset({S.PUBLISHED, S.INCOMPLETE})  # a VOD is out
+SESSION_IN_STAGE = frozenset({S.SPLITTING, S.PUBLISHING})  # a stage is running on it
+BROADCAST_ACTIVE = frozenset({B.WATCHING, B.LIVE})  # its recording may still grow
+BROADCAST_OVER = frozenset({B.ENDED, B.FAILED, B.MISSING})
 
 
-def check_broadcast(current: str, target: str) -> BroadcastState:
+class ClockState(StrEnum):
+    """A session's state in the public program when no orchestrator says better: derived
+    from the clock and the published catalog (``api/program.py``)."""
+
+    UPCOMING = "upcoming"
+    LIVE = "live"
+    ENDED = "ended"  # over, not published yet
+    UNKNOWN = "unknown"  # the orchestrator knows the session, the program does not
+
+
+ProgramState = SessionState | ClockState
+"""Any state a session may show in the public program."""
+
+C = ClockState
+# The viewer's badge for each state a program row may carry.
+BADGE_ARCHIVED: frozenset[ProgramState] = frozenset(SESSION_PUBLISHED)
+BADGE_UNAVAILABLE: frozenset[ProgramState] = frozenset({S.FAILED, S.SKIPPED, S.UNPUBLISHED})
+BADGE_LIVE: frozenset[ProgramState] = frozenset({S.RECORDING, C.LIVE})
+BADGE_PROCESSING: frozenset[ProgramState] = frozenset({S.SPLITTING, S.PUBLISHING, C.ENDED})
+BADGE_WAITING: frozenset[ProgramState] = frozenset({S.PLANNED, S.WAITING, C.UPCOMING})
+
+
+def check_broadcast(current: str, target: BroadcastState) -> BroadcastState:
     """Return ``target`` as a state if the move is allowed, else raise IllegalTransition."""
     return _check("broadcast", BroadcastState, BROADCAST_TRANSITIONS, current, target)
 
 
-def check_session(current: str, target: str) -> SessionState:
+def check_session(current: str, target: SessionState) -> SessionState:
     return _check("session", SessionState, SESSION_TRANSITIONS, current, target)
 
 

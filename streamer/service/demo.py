@@ -15,11 +15,11 @@ from rich.table import Table
 from streamer.config import Settings
 from streamer.errors import ConfigError
 from streamer.pipeline.orchestrator import Orchestrator
-from streamer.pipeline.serve import serve
-from streamer.pipeline.states import SESSION_DONE
+from streamer.pipeline.states import SESSION_DONE, SessionState
 from streamer.schedule.dump import dump_program
 from streamer.schedule.load import load_program
 from streamer.schedule.model import Program, title_text
+from streamer.service.serve import serve
 from streamer.simulate import SimulatedBroadcast
 from streamer.timeutil import now
 
@@ -133,7 +133,7 @@ async def run_demo(
                         seen[v.id] = v.state
                 done = all(v.state in SESSION_DONE for v in views)
                 failed_for_good = [
-                    v for v in views if v.state == "failed" and "retry" not in (v.reason or "")
+                    v for v in views if v.state == SessionState.FAILED and v.next_try_at is None
                 ]
                 if done or failed_for_good or moment > deadline:
                     break
@@ -166,7 +166,7 @@ def _summary(
         )
         cov = f"{v.coverage:.0%}" if v.coverage is not None else "-"
         table.add_row(v.id, v.state, cov, latency, v.reason or "")
-        if v.state != "published":
+        if v.state != SessionState.PUBLISHED:
             ok = False
             lines.append(f"{v.id}: {v.state}: {v.reason or 'not published'}")
     console.print(table)

@@ -1,0 +1,223 @@
+"""The capture task of a broadcast: watch until live, record, watch again for a restart until
+its window ends. Many run at once, as asyncio tasks of the service's event loop.
+
+Each :class:`Captures` belongs to one orchestrator; what it needs (settings, store, resolver,
+where to send events, what to do when a capture ends) is passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from streamer import metrics
+from streamer.capture.hls import RecordResult, record
+from streamer.capture.watcher import watch
+from streamer.config import Settings
+from streamer.errors import IllegalTransition, ResolveError, StreamerError
+from streamer.pipeline.states import BroadcastState
+from streamer.pipeline.store import BroadcastView, Store
+from streamer.timeutil import now
+from streamer.youtube import Resolver
+
+log = logging.getLogger(__name__)
+B = BroadcastState
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def recording_dir(settings: Settings, event_id: str, broadcast_id: str) -> Path:
+    """Where a broadcast's recording (``capture/timeline.py`` format) lives."""
+    return settings.recordings_dir / event_id / broadcast_id
+
+
+class Captures:
+    """The running capture tasks, by ``event.broadcast`` key."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        resolver: Resolver,
+        *,
+        emit: Emit,
+        on_end: Callable[[str, str], None],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.resolver = resolver
+        self._emit = emit
+        self._on_end = on_end  # a capture ended (not at shutdown): plan its sessions
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stops: dict[str, asyncio.Event] = {}
+        self._progress: dict[str, dict[str, Any]] = {}
+        self._closing = False
+
+    def start(self, event_id: str, broadcast_id: str, *, manual: bool = False) -> bool:
+        """Start the watch → capture task of a broadcast unless it is already running (call
+        from the event loop). ``manual`` (the media team's "record") ignores the planned
+        window's end."""
+        key = f"{event_id}.{broadcast_id}"
+        task = self._tasks.get(key)
+        if task is not None and not task.done():
+            return False
+        self._stops[key] = asyncio.Event()
+        self._tasks[key] = asyncio.get_running_loop().create_task(
+            self._capture(event_id, broadcast_id, manual=manual)
+        )
+        return True
+
+    async def stop(self, event_id: str, broadcast_id: str) -> bool:
+        """Stop one capture cleanly; False when none was running."""
+        key = f"{event_id}.{broadcast_id}"
+        stop = self._stops.get(key)
+        task = self._tasks.get(key)
+        if stop is None or task is None or task.done():
+            return False
+        stop.set()
+        await asyncio.wait([task], timeout=30)
+        return True
+
+    async def close(self) -> None:
+        """Stop every capture; a broadcast that was live stays live, so a restart resumes."""
+        self._closing = True
+        for stop in self._stops.values():
+            stop.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=30)
+
+    async def _capture(self, event_id: str, broadcast_id: str, *, manual: bool) -> None:
+        key = f"{event_id}.{broadcast_id}"
+        b = self.store.broadcast(event_id, broadcast_id)
+        stop = self._stops[key]
+        if not b.url:
+            self.mark(b, B.MISSING, "no URL in the schedule")
+            return
+        rec_dir = recording_dir(self.settings, event_id, broadcast_id)
+        self.store.save_recording(event_id, broadcast_id, dir=str(rec_dir))
+        late = timedelta(seconds=self.settings.late_limit_s)
+        not_after = (max(b.end, now()) if manual else b.end) + late
+        try:
+            await self._follow(b, rec_dir, not_after, stop)
+        except ResolveError as exc:
+            self.mark(b, B.FAILED, str(exc))
+        except StreamerError as exc:
+            log.exception("capture of %s failed", key)
+            self.mark(b, B.FAILED, str(exc))
+        finally:
+            if not self._closing:
+                self._on_end(event_id, broadcast_id)
+
+    async def _follow(
+        self, b: BroadcastView, rec_dir: Path, not_after: datetime, stop: asyncio.Event
+    ) -> None:
+        """Watch and record until the broadcast is over, stopped, or the service closes."""
+        assert b.url is not None
+        resume = b.state == B.LIVE  # a restart inside the window: record at once
+        recorded = False
+        while True:
+            if not resume:
+                self.mark(
+                    b, B.WATCHING, "ended early; watching for a restart" if recorded else None
+                )
+                watched = await watch(
+                    self.resolver,
+                    b.url,
+                    not_after=b.end if recorded else not_after,
+                    poll_s=self.settings.watch_poll_s,
+                    stop=stop,
+                )
+                if watched.state == "stopped":
+                    self.mark(b, B.ENDED if recorded else B.PLANNED, "stopped")
+                    return
+                if watched.state != "live":
+                    if recorded and watched.state == "ended" and now() < b.end:
+                        # the same stream is over; a new one may start before the end
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), self.settings.watch_poll_s)
+                        continue
+                    if recorded:
+                        self.mark(b, B.ENDED, "no restart before the window ended")
+                    else:
+                        target = B.MISSING if watched.state == "missed" else B.ENDED
+                        self.mark(b, target, watched.reason)
+                    return
+            resume = False
+            outcome = await self._record(b, rec_dir, not_after, stop)
+            recorded = True
+            if self._closing:
+                return  # stays live: the next start resumes the capture
+            if outcome.state == "failed":
+                self.mark(b, B.FAILED, outcome.reason)
+                return
+            self.mark(b, B.ENDED, f"{outcome.state}: {outcome.reason}")
+            self._emit(
+                "broadcast.ended",
+                {"event_id": b.event_id, "broadcast_id": b.id, "state": outcome.state},
+            )
+            if outcome.state == "stopped" or now() >= b.end:
+                return
+
+    async def _record(
+        self, b: BroadcastView, rec_dir: Path, until: datetime, stop: asyncio.Event
+    ) -> RecordResult:
+        assert b.url is not None
+        key = f"{b.event_id}.{b.id}"
+        self.mark(b, B.LIVE, None)
+        self._emit("broadcast.live", {"event_id": b.event_id, "broadcast_id": b.id})
+        self._progress[key] = {}
+
+        def progress(p: Any) -> None:
+            self._on_progress(b.event_id, b.id, p)
+
+        outcome = await record(
+            b.url,
+            rec_dir,
+            resolver=self.resolver,
+            until=until,
+            stall_timeout_s=self.settings.stall_timeout_s,
+            stop=stop,
+            on_progress=progress,
+            # keep what the playlist window still holds of the broadcast so far
+            backfill_s=max(0.0, (now() - b.start).total_seconds()),
+            meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
+        )
+        done = self._progress.get(key, {})
+        self.store.save_recording(
+            b.event_id,
+            b.id,
+            state=outcome.state,
+            reason=outcome.reason,
+            segments=max(outcome.segments, done.get("segments", 0)),
+            bytes=max(outcome.bytes, done.get("bytes", 0)),
+            gaps=max(outcome.gaps, done.get("gaps", 0)),
+        )
+        return outcome
+
+    def _on_progress(self, event_id: str, broadcast_id: str, p: Any) -> None:
+        key = f"{event_id}.{broadcast_id}"
+        before = self._progress.get(key, {})
+        segments, nbytes, gaps = int(p.segments), int(p.bytes), int(p.gaps)
+        metrics.CAPTURED_SEGMENTS.labels(broadcast=key).inc(
+            max(0, segments - before.get("segments", 0))
+        )
+        metrics.CAPTURED_BYTES.labels(broadcast=key).inc(max(0, nbytes - before.get("bytes", 0)))
+        metrics.GAPS.labels(broadcast=key).inc(max(0, gaps - before.get("gaps", 0)))
+        self._progress[key] = {"segments": segments, "bytes": nbytes, "gaps": gaps}
+        if segments - before.get("saved", 0) >= 10 or gaps != before.get("gaps", 0):
+            self._progress[key]["saved"] = segments
+            self.store.save_recording(
+                event_id, broadcast_id, segments=segments, bytes=nbytes, gaps=gaps
+            )
+        else:
+            self._progress[key]["saved"] = before.get("saved", 0)
+
+    def mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> None:
+        try:
+            self.store.set_broadcast_state(b.event_id, b.id, target, reason)
+        except IllegalTransition as exc:
+            log.warning("%s", exc)

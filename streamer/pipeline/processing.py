@@ -1,0 +1,76 @@
+"""Session processing: decide whether a session may be cut now, then hand the stages to the
+runner. The stages record every outcome in the store; this module only reads it back to plan
+what comes next (a retry at ``next_try_at``, webhook delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from streamer.config import Settings
+from streamer.pipeline import stages
+from streamer.pipeline.runner import Runner
+from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_DONE, SessionState
+from streamer.pipeline.store import SessionView, Store
+from streamer.timeutil import now
+
+S = SessionState
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What processing asks of the orchestrator that owns it."""
+
+    plan: Callable[[SessionView], None]  # (re)plan the session's process job from its row
+    retry: Callable[[SessionView], None]  # plan the retry the policy stored in the row
+    settled: Callable[[], None]  # stages ran: deliver what they queued
+
+
+class Processor:
+    """Runs split → publish (and unpublish) of sessions, one at a time per session."""
+
+    def __init__(self, settings: Settings, store: Store, runner: Runner, hooks: Hooks) -> None:
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.hooks = hooks
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def process(
+        self, event_id: str, session_id: str, *, force: bool = False, manual: bool = False
+    ) -> SessionView:
+        """Split then publish one session; failures are stored and retried with backoff."""
+        async with self.lock(f"{event_id}.{session_id}"):
+            s = self.store.session(event_id, session_id)
+            if not s.scheduled.record:
+                return self.store.set_session_state(
+                    event_id, session_id, S.SKIPPED, "record: false"
+                )
+            if s.state in SESSION_DONE and not manual:
+                return s
+            b = self.store.broadcast(event_id, s.broadcast_id)
+            grace = timedelta(seconds=self.settings.grace_s)
+            if b.state in BROADCAST_ACTIVE and now() < s.end + grace and not manual:
+                self.hooks.plan(s)  # too early: the recording is still coming
+                return s
+            try:
+                await self.runner.run(
+                    stages.process_stage, self.settings, event_id, session_id, force
+                )
+            finally:
+                self.hooks.settled()
+            s = self.store.session(event_id, session_id)
+            if s.state == S.FAILED:
+                self.hooks.retry(s)
+            return s
+
+    async def unpublish(self, event_id: str, session_id: str) -> SessionView:
+        async with self.lock(f"{event_id}.{session_id}"):
+            await self.runner.run(stages.unpublish_stage, self.settings, event_id, session_id)
+            return self.store.session(event_id, session_id)

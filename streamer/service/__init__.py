@@ -1,0 +1,1 @@
+"""The wiring above ``api/`` and ``pipeline/``: ``run`` and ``demo`` (an application's main)."""
