@@ -206,7 +206,8 @@ def _verdict(state: _Watch, info: BroadcastInfo, attempt: int) -> WatchResult | 
     """What a successful resolve means for the watch, or None to keep watching."""
     if info.is_live:
         return WatchResult("live", info, "the broadcast is live", attempt)
-    if info.live_status == "not_live":
+    if info.live_status == "not_live" and not info.is_generic:
+        # (a plain HLS URL with ENDLIST is "not_live" too: that is a finished stream)
         why = "failed: not a live stream (a premiere or an upload, not a broadcast)"
         return WatchResult("failed", info, why, attempt)
     if info.has_ended:
