@@ -6,8 +6,9 @@ piped and grepped; ``check`` exits 2 when any schedule is invalid.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +20,9 @@ from streamer.config import Settings
 from streamer.errors import ScheduleError
 from streamer.schedule.dump import dump_program
 from streamer.schedule.importers import FORMATS, import_schedule
-from streamer.schedule.load import check_paths, check_program
-from streamer.schedule.model import Program, title_text
+from streamer.schedule.load import check_paths
+from streamer.schedule.model import Program, Session, title_text
+from streamer.schedule.problems import fold
 from streamer.timeutil import iso
 
 EXIT_INVALID = 2
@@ -46,12 +48,19 @@ def _hours(delta: timedelta) -> str:
 
 
 def summary(program: Program) -> list[str]:
-    """Lines describing a valid program: days, broadcasts, sessions, hours to record."""
+    """Lines describing a valid program: conference days, broadcasts, sessions, hours to record.
+
+    Sessions are grouped by conference day (their broadcast's day), so a talk at 01:00 is
+    counted with the evening before, and a day's last time may be on the next date ("+1").
+    """
     tz = program.event.tz
     recorded = [s for s in program.sessions if s.record]
     to_record = sum((s.duration for s in recorded), timedelta())
     broadcast_time = sum((b.end - b.start for b in program.broadcasts), timedelta())
-    days = program.days()
+    by_day: dict[date, list[Session]] = {}
+    for s in program.sessions:
+        by_day.setdefault(program.session_day(s), []).append(s)
+    days = sorted(by_day)
     span = f"{days[0]} – {days[-1]}" if days else "no sessions"
     lines = [
         f"{program.event.id} ({program.source or '<data>'}): {title_text(program.event.title)}",
@@ -61,17 +70,23 @@ def summary(program: Program) -> list[str]:
         f"{len(program.sessions) - len(recorded)} not), {_hours(to_record)} to record",
     ]
     for day in days:
-        sessions = [s for s in program.sessions if program.day_of(s.start) == day]
+        sessions = by_day[day]
         rec = [s for s in sessions if s.record]
         first = min(s.start for s in sessions).astimezone(tz)
         last = max(s.end for s in sessions).astimezone(tz)
         used = sorted({s.broadcast for s in sessions})
+        hours = _hours(sum((s.duration for s in rec), timedelta()))
         lines.append(
-            f"  {day:%Y-%m-%d %a}: {first:%H:%M}–{last:%H:%M}, {len(sessions)} sessions"
-            f" ({len(rec)} recorded, {_hours(sum((s.duration for s in rec), timedelta()))}),"
-            f" broadcasts {', '.join(used)}"
+            f"  {day:%Y-%m-%d %a}: {_clock(first, day)}–{_clock(last, day)}, {len(sessions)}"
+            f" sessions ({len(rec)} recorded, {hours}), broadcasts {', '.join(used)}"
         )
     return lines
+
+
+def _clock(moment: datetime, day: date) -> str:
+    """HH:MM, with "+1" when it falls on a later date than the conference day."""
+    later = (moment.date() - day).days
+    return f"{moment:%H:%M}" + (f" (+{later})" if later > 0 else "")
 
 
 @group.command("check")
@@ -94,14 +109,14 @@ def check(
     """  # noqa: E501
     report = check_paths(_default_paths(paths))
     if report.errors:
-        for line in report.all:
+        for line in report.folded():
             typer.echo(line)
         typer.echo(f"{len(report.errors)} problems; schedules are invalid", err=True)
         raise typer.Exit(EXIT_INVALID)
     if not report.programs:
         typer.echo("no schedule files found (*.yaml, *.yml)")
         raise typer.Exit(EXIT_INVALID)
-    for line in report.warnings:
+    for line in report.folded(errors=False):
         typer.echo(line)
     if not quiet:
         for program in report.programs:
@@ -163,17 +178,19 @@ def import_(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse the source when a talk would be skipped."),
+    ] = False,
 ) -> None:
-    """Convert a pretalx/frab JSON or XML export, or a CSV sheet, into schedule YAML.
+    """Convert a pretalx/frab JSON or XML export, a schedule v2 JSON, or a CSV sheet, into schedule YAML.
 
     One broadcast is made per room and conference day, spanning its talks. The YAML written is checked like `schedule check` before this command succeeds; an existing OUTPUT is kept unless --force is given.
     """  # noqa: E501
     fmt = fmt.lower()
     if fmt != "auto" and fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of auto, {', '.join(FORMATS)}")
-    if output.exists() and not force:
-        typer.echo(f"{output}: exists; pass --force to overwrite it", err=True)
-        raise typer.Exit(EXIT_INVALID)
+    _refuse_output(source, output, force)
     try:
         program, warnings = import_schedule(
             source,
@@ -181,30 +198,54 @@ def import_(
             room_urls=_room_urls(room_url or []),
             event_id=event_id,
             timezone=timezone,
+            strict=strict,
         )
     except ScheduleError as exc:
         for line in exc.problems:
             typer.echo(line)
         raise typer.Exit(EXIT_INVALID) from None
-    for line in warnings:
-        typer.echo(f"{source}: warning: {line}")
+    for line in fold(warnings):
+        typer.echo(line)
     text = dump_program(
         program, comment=f"Imported from {source.name} by streamer schedule import."
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)  # never leave a half-written schedule behind
-    checked, errors, check_warnings = check_program(output)
-    for line in check_warnings:
-        typer.echo(line)
-    if checked is None:
-        for line in errors:
-            typer.echo(line)
-        raise typer.Exit(EXIT_INVALID)
-    for line in summary(checked):
+    _write(output, text)
+    # the program was checked by the same checker as `schedule check` (with the source's lines);
+    # that the YAML reads back equal is tests/schedule/test_roundtrip.py's property
+    for line in summary(program.model_copy(update={"source": str(output)})):
         typer.echo(line)
     typer.echo(f"wrote {output}")
+
+
+def _refuse_output(source: Path, output: Path, force: bool) -> None:
+    """Never overwrite the export itself, nor an existing file without --force."""
+    same = output.resolve() == source.resolve()
+    if not same and output.exists():
+        with contextlib.suppress(OSError):
+            same = output.samefile(source)
+    if same:
+        typer.echo(f"{output}: is the source file; write the schedule elsewhere", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    if output.exists() and not force:
+        typer.echo(f"{output}: exists; pass --force to overwrite it", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    if output.is_dir():
+        typer.echo(f"{output}: is a directory", err=True)
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _write(output: Path, text: str) -> None:
+    """Write through a temporary file, so a failed write never leaves half a schedule."""
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        typer.echo(f"{output}: cannot write: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
 
 
 def program_json(program: Program) -> dict[str, Any]:
@@ -214,6 +255,8 @@ def program_json(program: Program) -> dict[str, Any]:
     for item in (*data["broadcasts"], *data["sessions"]):
         item["start"] = iso(item["start"], tz)
         item["end"] = iso(item["end"], tz)
+    for item, broadcast in zip(data["broadcasts"], program.broadcasts, strict=True):
+        item["day"] = program.broadcast_day(broadcast).isoformat()
     data["source"] = program.source
     return data
 
@@ -262,16 +305,18 @@ def _table(program: Program) -> Table:
     for column in ("lang", "broadcast"):
         table.add_column(column, no_wrap=True)
     previous_day = None
-    for s in sorted(program.sessions, key=lambda s: (s.start, s.broadcast)):
+    for s in sorted(
+        program.sessions, key=lambda s: (program.session_day(s), s.start.timestamp(), s.broadcast)
+    ):
         start, end = s.start.astimezone(tz), s.end.astimezone(tz)
-        day = f"{start:%m-%d %a}"
+        day = f"{program.session_day(s):%m-%d %a}"  # the conference day: 01:00 stays on its evening
         titles = [s.title[k] for k in ("ko", "en") if k in s.title] or list(s.title.values())
         speakers = "; ".join(
             f"{sp.name} ({sp.affiliation})" if sp.affiliation else sp.name for sp in s.speakers
         )
         table.add_row(
             day if day != previous_day else "",
-            f"{start:%H:%M}–{end:%H:%M}",
+            f"{_clock(start, program.session_day(s))}–{end:%H:%M}",
             s.id if s.record else f"{s.id} (not recorded)",
             "\n".join(titles),
             speakers,

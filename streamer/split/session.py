@@ -169,7 +169,7 @@ def _record(
         speakers=list(session.speakers),
         track=session.track,
         language=session.language,
-        day=program.day_of(session.start).isoformat(),
+        day=program.session_day(session).isoformat(),  # conference day: 01:00 stays on its eve
         start=iso(first.start, tz),
         end=iso(last.end, tz),
         scheduled_start=iso(session.start, tz),

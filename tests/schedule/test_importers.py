@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from streamer.errors import ScheduleError
 from streamer.schedule.dump import dump_program
-from streamer.schedule.importers import detect_format, import_schedule, slugify
+from streamer.schedule.importers import detect_format, slugify
+from streamer.schedule.importers import import_schedule as _import_schedule
 from streamer.schedule.load import check_program
 from streamer.schedule.model import Program
 from tests.schedule.conftest import FIXTURES
+
+
+def import_schedule(source: Path, **options: Any) -> tuple[Program, list[str]]:
+    """The importer, its warnings as the lines the CLI prints."""
+    program, warnings = _import_schedule(source, **options)
+    return program, [str(w) for w in warnings]
+
 
 SEOUL = ZoneInfo("Asia/Seoul")
 KST = timezone(timedelta(hours=9))
@@ -256,7 +265,7 @@ def test_csv_unknown_columns_are_ignored_with_a_warning(tmp_path: Path) -> None:
     )
     program, warnings = import_schedule(path, timezone="Asia/Seoul")
     assert len(program.sessions) == 1
-    assert warnings[0].startswith(f"{path}:1: ignored unknown columns notes")
+    assert warnings[0].startswith(f"{path}:1: warning: ignored unknown columns notes")
 
 
 def test_csv_with_offsets_and_duration(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,11 +26,17 @@ URLS = [
 
 ids = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,30}\Z")
 # the loader strips text, so generate it stripped; no control characters
+# words that a YAML reader would take for something else unless quoted
+RISKY = [
+    *("yes", "No", "on", "null", "~", "true", "1.5", "0x1F", "007", "1e3", ".inf", "2021-04-27"),
+    *("- a", "a: b", "#tag", "'q'", '"q"', "x #y", "[a]", "{a}", "*a", "&a", "!a", "%a", "@a"),
+    *("`a", "a\\b", "tab\there", "a\u0085b", "x\u2028y\u2029z", "<<"),
+]
 texts = (
     st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=40)
     .map(str.strip)
     .filter(bool)
-)
+) | st.sampled_from(RISKY)
 titles = st.dictionaries(st.sampled_from(LANGS), texts, min_size=1, max_size=3)
 speakers = st.lists(st.builds(Speaker, name=texts, affiliation=st.none() | texts), max_size=3)
 moments = st.datetimes(
@@ -64,6 +70,7 @@ def programs(draw: st.DrawFn) -> Program:
                     start=s_start,
                     end=s_end,
                     title=draw(titles),
+                    subtitle=draw(st.none() | texts),
                     speakers=draw(speakers),
                     track=draw(st.none() | texts),
                     language=draw(st.none() | st.sampled_from(LANGS)),
@@ -80,6 +87,7 @@ def programs(draw: st.DrawFn) -> Program:
                 start=start,
                 end=end,
                 title=draw(st.none() | titles),
+                day=draw(st.none() | st.dates(min_value=date(2000, 1, 1))),
             )
         )
     return Program(event=event, broadcasts=broadcasts, sessions=sessions)
