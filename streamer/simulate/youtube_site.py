@@ -113,6 +113,24 @@ class Video:
     adaptive: list[AdaptiveFormat] = field(default_factory=list)
 
 
+def _offline_slate(video: Video) -> dict[str, Any]:
+    """The playability status of an upcoming live stream, with its scheduled start."""
+    slate: dict[str, Any] = {"mainText": {"runs": [{"text": "Live in a moment"}]}}
+    if video.scheduled_start is not None:
+        slate["scheduledStartTime"] = str(int(video.scheduled_start.timestamp()))
+    return {
+        "status": "LIVE_STREAM_OFFLINE",
+        "reason": "This live event will begin in a few moments.",
+        "playableInEmbed": True,
+        "liveStreamability": {
+            "liveStreamabilityRenderer": {
+                "videoId": video.video_id,
+                "offlineSlate": {"liveStreamOfflineSlateRenderer": slate},
+            }
+        },
+    }
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
@@ -348,21 +366,7 @@ class YouTubeSite:
             "microformat": {"playerMicroformatRenderer": micro},
         }
         if screen == Screen.UPCOMING:
-            when = video.scheduled_start
-            slate: dict[str, Any] = {"mainText": {"runs": [{"text": "Live in a moment"}]}}
-            if when is not None:
-                slate["scheduledStartTime"] = str(int(when.timestamp()))
-            response["playabilityStatus"] = {
-                "status": "LIVE_STREAM_OFFLINE",
-                "reason": "This live event will begin in a few moments.",
-                "playableInEmbed": True,
-                "liveStreamability": {
-                    "liveStreamabilityRenderer": {
-                        "videoId": video.video_id,
-                        "offlineSlate": {"liveStreamOfflineSlateRenderer": slate},
-                    }
-                },
-            }
+            response["playabilityStatus"] = _offline_slate(video)
             return response
         streaming: dict[str, Any] = {"expiresInSeconds": "21540"}
         if video.hls_manifest_url and screen == Screen.LIVE:
