@@ -17,6 +17,7 @@ class GapInfo(BaseModel):
     start: str
     end: str
     duration_s: float
+    reason: str = ""
 
 
 class VodRecord(BaseModel):

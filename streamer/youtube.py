@@ -331,14 +331,20 @@ class Resolver:
         opts["js_runtimes"] = {name: {} for name in self.options.js_runtimes}
         return opts
 
-    def extract(self, url: str) -> dict[str, Any]:
-        """Run yt-dlp's extractor; errors become ResolveError and its subclasses."""
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
+        """Run yt-dlp's extractor; errors become ResolveError and its subclasses.
+
+        ``live_from_start`` gives a live broadcast's adaptive formats addressable by fragment
+        number (what a heal fetches) instead of its HLS formats."""
         import yt_dlp  # heavy import; only when resolving
 
         logger = _Logger()
+        options = self._options(logger)
+        if live_from_start:
+            options["live_from_start"] = True
         ydl_class = self.ydl_class or yt_dlp.YoutubeDL
         try:
-            with ydl_class(self._options(logger)) as ydl:
+            with ydl_class(options) as ydl:
                 info = ydl.extract_info(url, download=False, process=False)
                 info = ydl.process_ie_result(info, download=False) if info else info
         except yt_dlp.utils.DownloadError as exc:

@@ -317,8 +317,9 @@ class Poller:
         listed = {e.seq: i for i, e in enumerate(playlist.entries)}
         for seq in sorted(self.missed):
             index = listed.get(seq)
-            if index is None or self.missed[seq] >= MAX_REFILL_ATTEMPTS:
-                del self.missed[seq]  # out of the window, or not coming back
+            healed = (self.out_dir / f"part-{self.part:03d}/{seq:010d}.ts").exists()
+            if index is None or self.missed[seq] >= MAX_REFILL_ATTEMPTS or healed:
+                del self.missed[seq]  # out of the window, not coming back, or healed meanwhile
                 continue
             self.missed[seq] += 1
             entry = playlist.entries[index]

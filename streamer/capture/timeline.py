@@ -9,11 +9,15 @@ A recording directory holds::
 Rows of ``timeline.jsonl``::
 
     {"t": "seg", "part": 1, "seq": 1234, "start": ISO, "dur": 1.0, "bytes": 5678,
-     "file": "part-001/00001234.ts", "pdt": true}
+     "file": "part-001/00001234.ts", "pdt": true, "src": "dvr"}   (src: live when absent)
     {"t": "part", "part": 2, "reason": "sequence reset", "at": ISO}
     {"t": "gap", "start": ISO, "end": ISO, "reason": "segments 10-14 left the window"}
+                                       (a later gap row over the same time gives the newer reason)
     {"t": "end", "state": "ended|stalled|stopped|failed", "reason": "...", "at": ISO}
     {"t": "start", "at": ISO}          (recording started or resumed)
+
+Provenance: ``live`` segments came from the live playlist, ``dvr`` and ``archive`` ones were
+healed afterwards from the source (capture/heal.py). The timeline only grows.
 
 A crash can leave a torn last line; the reader skips it. A segment row is written only after
 its file was renamed into place, so every row points at a complete file.
@@ -37,6 +41,7 @@ TIMELINE = "timeline.jsonl"
 META = "recording.json"
 # Holes shorter than this between consecutive segments are jitter, not gaps.
 GAP_TOLERANCE_S = 0.5
+PROVENANCES = ("live", "dvr", "archive")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Segment:
     bytes: int
     file: str
     pdt: bool = True
+    src: str = "live"
 
     @property
     def end(self) -> datetime:
@@ -69,6 +75,7 @@ class Gap:
             "start": iso(self.start, tz),
             "end": iso(self.end, tz),
             "duration_s": round(self.duration_s, 3),
+            "reason": self.reason,
         }
 
 
@@ -160,6 +167,7 @@ class Timeline:
                     bytes=int(row["bytes"]),
                     file=str(row["file"]),
                     pdt=bool(row.get("pdt", True)),
+                    src=str(row.get("src", "live")),
                 )
                 if (directory / seg.file).exists():
                     segments[(seg.part, seg.seq)] = seg
@@ -231,7 +239,26 @@ class Timeline:
                     covered = any(s.start < gap.end and s.end > gap.start for s in self.segments)
                     if not covered:
                         holes.append(gap)
-        return sorted(holes, key=lambda g: g.start)
+        return sorted((self._explained(h) for h in holes), key=lambda g: g.start)
+
+    def _explained(self, hole: Gap) -> Gap:
+        """The hole with the newest reason written for time inside it (heal writes last)."""
+        reason = hole.reason
+        for row in self.explicit_gaps:
+            if row.reason and row.start < hole.end and row.end > hole.start:
+                reason = row.reason
+        return Gap(hole.start, hole.end, reason)
+
+    def provenance(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, float]:
+        """Seconds of media by where they came from (inside ``[start, end)`` if given)."""
+        out = dict.fromkeys(PROVENANCES, 0.0)
+        for seg in self.segments:
+            a = seg.start if start is None else max(seg.start, start)
+            b = seg.end if end is None else min(seg.end, end)
+            out[seg.src if seg.src in out else "live"] += max(0.0, (b - a).total_seconds())
+        return {k: round(v, 3) for k, v in out.items()}
 
     @property
     def start(self) -> datetime | None:
@@ -308,6 +335,7 @@ class Timeline:
             "start": iso(start, tz) if start else None,
             "end": iso(end, tz) if end else None,
             "covered_s": round(self.covered_s(), 3),
+            "provenance": self.provenance(),
             "state": self.end_state,
             "reason": self.end_reason,
             "source_url": self.meta.get("source_url"),
@@ -336,7 +364,12 @@ class TimelineWriter:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.directory / TIMELINE, "a", encoding="utf-8")  # noqa: SIM115
+        path = self.directory / TIMELINE
+        torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        if torn:  # a crash cut the last row: end it, so the next row is a line of its own
+            self._fh.write("\n")
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
@@ -356,23 +389,31 @@ class TimelineWriter:
         atomic_write(self.directory / META, json.dumps(meta, indent=2).encode())
 
     def write_segment(
-        self, part: int, seq: int, data: bytes, start: datetime, duration: float, pdt: bool
+        self,
+        part: int,
+        seq: int,
+        data: bytes,
+        start: datetime,
+        duration: float,
+        pdt: bool,
+        src: str = "live",
     ) -> Segment:
         rel = f"part-{part:03d}/{seq:010d}.ts"
         atomic_write(self.directory / rel, data)
-        seg = Segment(part, seq, start, duration, len(data), rel, pdt)
-        self._append(
-            {
-                "t": "seg",
-                "part": part,
-                "seq": seq,
-                "start": iso(start),
-                "dur": duration,
-                "bytes": len(data),
-                "file": rel,
-                "pdt": pdt,
-            }
-        )
+        seg = Segment(part, seq, start, duration, len(data), rel, pdt, src)
+        row: dict[str, Any] = {
+            "t": "seg",
+            "part": part,
+            "seq": seq,
+            "start": iso(start),
+            "dur": duration,
+            "bytes": len(data),
+            "file": rel,
+            "pdt": pdt,
+        }
+        if src != "live":
+            row["src"] = src
+        self._append(row)
         return seg
 
     def new_part(self, part: int, reason: str) -> None:
@@ -386,6 +427,12 @@ class TimelineWriter:
 
     def end(self, state: str, reason: str) -> None:
         self._append({"t": "end", "state": state, "reason": reason, "at": iso(now())})
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

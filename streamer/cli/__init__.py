@@ -7,7 +7,7 @@ import sys
 import typer
 
 from streamer import __version__
-from streamer.cli import capture, publish, schedule, service, split
+from streamer.cli import capture, heal, publish, schedule, service, split
 from streamer.errors import StreamerError
 
 app = typer.Typer(
@@ -35,7 +35,7 @@ def _root(
     """streamer: livestream orchestration and archiving."""
 
 
-for module in (schedule, capture, split, publish, service):
+for module in (schedule, capture, heal, split, publish, service):
     module.register(app)
 
 

@@ -18,11 +18,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from streamer.capture.backfill import record_with_backfill
+from streamer.capture.heal import describe
 from streamer.capture.hls import Progress, RecordResult, record
 from streamer.capture.timeline import TIMELINE, Gap, Timeline
 from streamer.capture.watcher import WatchStatus, watch
 from streamer.config import Settings
 from streamer.errors import CaptureError, ConfigError, ResolveError
+from streamer.simulate.youtube_info import FileResolver
 from streamer.timeutil import iso, now, parse_iso, zone
 from streamer.youtube import Resolver, resolve_async
 
@@ -64,6 +67,9 @@ async def _record_main(
     settings: Settings,
     wait: bool,
     console: Console,
+    heal: bool = True,
+    from_start: bool = False,
+    info_json: Path | None = None,
 ) -> RecordResult | str:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,7 +84,9 @@ async def _record_main(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
 
-    resolver = Resolver(settings)
+    resolver: Resolver | FileResolver = (
+        FileResolver(info_json, settings.max_height) if info_json else Resolver(settings)
+    )
     if duration is not None:
         end = now() + timedelta(seconds=duration)
         until = end if until is None else min(until, end)
@@ -118,16 +126,32 @@ async def _record_main(
                 printed["at"] = time.monotonic()
                 console.print(_progress_text(p))
 
-        return await record(
+        if not heal:
+            return await record(
+                url,
+                out,
+                resolver=resolver,
+                until=until,
+                stall_timeout_s=stall_timeout,
+                stop=stop,
+                on_progress=on_progress,
+                settings=settings,
+            )
+        healed = await record_with_backfill(
             url,
             out,
             resolver=resolver,
+            settings=settings,
+            from_start=from_start,
             until=until,
             stall_timeout_s=stall_timeout,
             stop=stop,
             on_progress=on_progress,
-            settings=settings,
         )
+        if healed.final is not None:
+            for line in describe(healed.final):
+                console.print(f"heal: {line}")
+        return healed.record
 
 
 def _when(value: datetime, tz: Any) -> str:
@@ -135,13 +159,7 @@ def _when(value: datetime, tz: Any) -> str:
 
 
 def _gap_reason(timeline: Timeline, gap: Gap) -> str:
-    """The recorder's own reason for a gap when it wrote one over the same span."""
-    for explicit in timeline.explicit_gaps:
-        if (
-            abs((explicit.start - gap.start).total_seconds()) < 1.5
-            and abs((explicit.end - gap.end).total_seconds()) < 1.5
-        ):
-            return explicit.reason
+    """The newest reason written for the gap's time (the recorder's, or a heal's)."""
     return gap.reason
 
 
@@ -175,8 +193,10 @@ def _print_timeline(timeline: Timeline, tz: Any, console: Console) -> None:
         console.print(table)
     state = timeline.end_state or "open (recording, or interrupted)"
     reason = f": {timeline.end_reason}" if timeline.end_reason else ""
+    prov = timeline.provenance()
     console.print(
-        f"covered {timeline.covered_s():.1f}s, {len(gaps)} gap(s), "
+        f"covered {timeline.covered_s():.1f}s (live {prov['live']:.1f}s, dvr {prov['dvr']:.1f}s, "
+        f"archive {prov['archive']:.1f}s), {len(gaps)} gap(s), "
         f"{sum(s.bytes for s in timeline.segments) / 1e6:.1f} MB; state {state}{reason}"
     )
 
@@ -198,6 +218,18 @@ def register(app: typer.Typer) -> None:
         wait: bool = typer.Option(
             False, "--wait", help="Wait (until --until or the late limit) for it to go live."
         ),
+        from_start: bool = typer.Option(
+            False, "--from-start", help="Backfill from the DVR back to the broadcast's start."
+        ),
+        heal: bool = typer.Option(
+            True, "--heal/--no-heal", help="Fill gaps from the DVR while live and after the end."
+        ),
+        info_json: Path | None = typer.Option(
+            None,
+            "--info-json",
+            help="yt-dlp -J output instead of the site; NAME.from-start.json beside it "
+            "(-J --live-from-start) is used for the heal.",
+        ),
     ) -> None:
         """Record a live broadcast into DIR; Ctrl-C stops cleanly. Exit 0 ended/stopped,
         4 failed, 10 stalled."""
@@ -218,6 +250,9 @@ def register(app: typer.Typer) -> None:
                 settings,
                 wait,
                 console,
+                heal,
+                from_start,
+                info_json,
             )
         )
         if isinstance(outcome, str):

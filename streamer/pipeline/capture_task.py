@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from streamer import metrics
-from streamer.capture.hls import RecordResult, record
+from streamer.capture.backfill import record_with_backfill
+from streamer.capture.hls import RecordResult
 from streamer.capture.timeline import Timeline
 from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
 from streamer.config import Settings
@@ -240,10 +241,14 @@ class Captures:
         def progress(p: Any) -> None:
             self._on_progress(b.event_id, b.id, p)
 
-        outcome = await record(
+        # backfill is a stage of capture: gaps are healed from the source's DVR while live and
+        # from post-live fragments or the archive after; a late start heals back to the start
+        healed = await record_with_backfill(
             b.url,
             rec_dir,
             resolver=self.resolver,
+            settings=self.settings,
+            from_start=now() > b.start,
             until=until,
             stall_timeout_s=self.settings.stall_timeout_s,
             stop=stop,
@@ -252,6 +257,7 @@ class Captures:
             backfill_s=max(0.0, (now() - b.start).total_seconds()),
             meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
         )
+        outcome = healed.record
         done = self._progress.get(key, {})
         self.store.save_recording(
             b.event_id,

@@ -157,6 +157,8 @@ def _record(
         "split_fingerprint": fingerprint,
         "window_start": iso(plan.start, tz),
         "window_end": iso(plan.end, tz),
+        # seconds by provenance (live, dvr, archive): how much of the VOD was healed
+        "provenance": timeline.provenance(plan.start, plan.end),
     }
     if plan.reason:
         extra["reason"] = plan.reason

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamer.simulate import ReplayServer
+from streamer.simulate.youtube_media import Content, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small pictures keep several concurrent encoders cheap on a 2-core machine.
@@ -35,3 +36,10 @@ def replay(replay_cache: Path) -> Iterator[ReplayServer]:
     ).start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def yt_content(tmp_path_factory: pytest.TempPathFactory) -> Content:
+    """The YouTube-shaped simulator's broadcast: 240 s at 160x90, 10 fps, 2 s segments."""
+    return prepare(tmp_path_factory.mktemp("yt"), duration_s=240, segment_s=2.0, width=160,
+                   height=90, fps=10)  # fmt: skip

@@ -47,8 +47,10 @@ def test_inspect_json_is_the_timeline_contract(tmp_path: Path) -> None:
             "start": "2026-04-27T01:00:03+00:00",
             "end": "2026-04-27T01:00:08+00:00",
             "duration_s": 5.0,
+            "reason": "segments 103-107 missed",  # each gap with its reason (DESIGN §4)
         }
     ]
+    assert data["provenance"] == {"live": 6.0, "dvr": 0.0, "archive": 0.0}
     assert data["start"] == "2026-04-27T01:00:00+00:00"
     assert data["covered_s"] == 6.0
 
