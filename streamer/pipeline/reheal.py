@@ -22,17 +22,18 @@ class HealWatch:
     """Reads each recording's last fill time, again only when its ``recording.json`` changed."""
 
     def __init__(self) -> None:
-        self._seen: dict[Path, tuple[int, datetime | None]] = {}
+        self._seen: dict[Path, tuple[tuple[int, int], datetime | None]] = {}
         self._handed: dict[str, datetime] = {}  # session key → the fill it was re-cut for
 
     def filled_at(self, directory: Path) -> datetime | None:
         path = directory / META
         try:
-            mtime = path.stat().st_mtime_ns
+            st = path.stat()
         except OSError:
             return None
+        stamp = (st.st_mtime_ns, st.st_size)  # coarse clocks: the size tells rewrites apart
         cached = self._seen.get(path)
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == stamp:
             return cached[1]
         found: datetime | None = None
         try:
@@ -41,7 +42,7 @@ class HealWatch:
                 found = parse_iso(heal["filled_at"])
         except (OSError, ValueError, AttributeError):
             found = None  # torn or foreign: looked at again when it changes
-        self._seen[path] = (mtime, found)
+        self._seen[path] = (stamp, found)
         return found
 
     def due(self, store: Store, sessions: list[SessionView]) -> list[SessionView]:
