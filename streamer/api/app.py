@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from streamer.api import admin, errors, media, ops, public, viewer
+from streamer.api import admin, desk, errors, media, ops, public, viewer
 from streamer.api.deps import AppContext
 from streamer.api.fastpath import CachedReads
 from streamer.api.middleware import RequestMetrics
@@ -89,6 +89,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(viewer.router)
+    desk.install(app, token)
     root = getattr(storage, "root", None)
     from streamer.publish.local import LocalStorage
 
