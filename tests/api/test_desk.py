@@ -148,3 +148,69 @@ def test_korean_and_english_are_both_complete(admin_client: TestClient) -> None:
     r = admin_client.get("/admin/login?lang=ko")
     assert '<html lang="ko">' in r.text and "로그인" in r.text
     assert '<html lang="ko">' in admin_client.get("/admin/login").text  # remembered
+
+
+ACTIONS = [
+    ("accept", {"start": "2021-04-27T10:03:30+09:00", "end": "2021-04-27T10:52:00+09:00"}),
+    ("reset", {}),
+    ("mark", {"edge": "start", "at": "2021-04-27T10:03:30+09:00"}),
+]
+
+
+@pytest.mark.parametrize(("action", "fields"), ACTIONS)
+def test_every_desk_action_needs_the_csrf_token(
+    admin_client: TestClient, control: FakeControl, action: str, fields: dict[str, str]
+) -> None:
+    csrf = sign_in(admin_client)
+    path = f"/admin/sessions/d1-newdeal/{action}"
+    for bad in ({}, {"csrf": ""}, {"csrf": csrf[:-2] + "xx"}):
+        r = admin_client.post(path, data={**fields, **bad}, follow_redirects=False)
+        assert r.status_code == 403, r.text
+        assert r.headers["x-content-type-options"] == "nosniff"
+    auth = desk(admin_client)
+    auth.clock = lambda: datetime.now(UTC).timestamp() + auth.lifetime_s + 1
+    assert admin_client.post(path, data={**fields, "csrf": csrf}).status_code == 401
+    assert [c for c in control.calls if c[0] in ("cut", "mark")] == []
+
+
+def test_accept_reset_and_mark_reach_the_orchestrator(
+    admin_client: TestClient, control: FakeControl
+) -> None:
+    csrf = sign_in(admin_client)
+    base = "/admin/sessions/d1-newdeal"
+    fields = {"start": "2021-04-27T10:03:30+09:00", "end": "2021-04-27T10:52:00+09:00"}
+    r = admin_client.post(f"{base}/accept", data={**fields, "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{base}?done=accept"
+    r = admin_client.post(f"{base}/reset", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    r = admin_client.post(
+        f"{base}/mark", data={"csrf": csrf, "edge": "end"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    cuts = [c[1] for c in control.calls if c[0] == "cut"]
+    assert cuts[0][1].start == datetime.fromisoformat(fields["start"])
+    assert cuts[1][1].start_offset_s == 0 and cuts[1][1].end_offset_s == 0
+    marks = [c[1] for c in control.calls if c[0] == "mark"]
+    assert marks[0][1].edge == "end" and marks[0][1].by.startswith("desk ")
+
+
+def test_bad_desk_input_is_refused_with_a_reason(
+    admin_client: TestClient, control: FakeControl
+) -> None:
+    csrf = sign_in(admin_client)
+    r = admin_client.post("/admin/sessions/d1-newdeal/accept", data={"csrf": csrf, "end": "soon"})
+    assert r.status_code == 422 and "end" in r.text
+    r = admin_client.post("/admin/sessions/d1-newdeal/mark", data={"csrf": csrf, "edge": "mid"})
+    assert r.status_code == 422
+    r = admin_client.post("/admin/sessions/nope/mark", data={"csrf": csrf, "edge": "start"})
+    assert r.status_code == 404 and "nope" in r.text
+    assert [c for c in control.calls if c[0] in ("cut", "mark")] == []
+
+
+def test_the_review_page_without_a_recording(admin_client: TestClient) -> None:
+    sign_in(admin_client)
+    r = admin_client.get("/admin/sessions/d1-newdeal")
+    assert r.status_code == 200
+    assert "No preview" in r.text and 'id="accept"' in r.text
+    assert admin_client.get("/admin/sessions/nope").status_code == 404
+    assert admin_client.get("/admin/previews/../../etc/passwd").status_code == 404
