@@ -214,3 +214,8 @@ def test_the_review_page_without_a_recording(admin_client: TestClient) -> None:
     assert "No preview" in r.text and 'id="accept"' in r.text
     assert admin_client.get("/admin/sessions/nope").status_code == 404
     assert admin_client.get("/admin/previews/../../etc/passwd").status_code == 404
+
+
+def test_no_message_key_shadows_a_dict_method() -> None:
+    """Templates read ``t.key``: a key named like a dict method would print the method."""
+    assert not set(MESSAGES["en"]) & set(dir(dict))
