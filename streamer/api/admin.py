@@ -45,7 +45,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[AdminDe
 SessionId = Annotated[str, Path(pattern=ITEM_ID, examples=["d1-keynote-1"])]
 BroadcastId = Annotated[str, Path(pattern=ITEM_ID, examples=["day1"])]
 
-_ACTION = errors(401, 403, 404, 409, 422, 503)
+_ACTION = errors(400, 401, 403, 404, 409, 413, 422, 503)
 
 CUT_EXAMPLES = {
     "absolute": {
@@ -65,7 +65,12 @@ def status(control: ControlDep) -> dict[str, Any]:
     return control.status()
 
 
-@router.post("/sessions/{session_id}/cut", response_model=dict[str, Any], responses=_ACTION)
+@router.post(
+    "/sessions/{session_id}/cut",
+    response_model=dict[str, Any],
+    # 400: a body that is not JSON at all (FastAPI's own answer, in our error shape)
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+)
 def cut(
     control: ControlDep,
     session_id: SessionId,
@@ -122,7 +127,7 @@ def stop(control: ControlDep, broadcast_id: BroadcastId) -> dict[str, Any]:
     return control.stop(broadcast_id)
 
 
-@router.post("/reload", response_model=ReloadResult, responses=errors(401, 403, 422, 503))
+@router.post("/reload", response_model=ReloadResult, responses=errors(401, 403, 413, 422, 503))
 def reload(control: ControlDep) -> dict[str, Any]:
     """Re-read the schedules and report which sessions were added, changed or removed."""
     return control.reload()

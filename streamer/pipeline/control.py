@@ -5,11 +5,13 @@ Kept as a Protocol so the API depends on an interface, not on APScheduler.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, model_validator
+
+from streamer.errors import InvalidRequest
 
 
 class CutRequest(BaseModel):
@@ -40,6 +42,36 @@ class MarkRequest(BaseModel):
     edge: Literal["start", "end"]
     at: datetime | None = None
     by: str = Field(default="", max_length=120)
+
+
+def check_cut(
+    start: datetime,
+    end: datetime,
+    *,
+    broadcast: tuple[datetime, datetime],
+    lead_s: float,
+    late_s: float,
+    tz: tzinfo,
+) -> None:
+    """InvalidRequest (422) unless ``start < end`` and both lie in the broadcast's window as
+    the capture sees it: from ``lead_s`` before its start to ``late_s`` after its end."""
+    lo = broadcast[0] - timedelta(seconds=lead_s)
+    hi = broadcast[1] + timedelta(seconds=late_s)
+    try:
+        ordered = start < end
+        inside = lo <= start and end <= hi
+    except OverflowError:  # year 1 or 9999 with an offset: no UTC instant to compare
+        ordered, inside = True, False
+    if not ordered:
+        raise InvalidRequest(
+            f"the corrected end ({end.isoformat()}) must come after the corrected start"
+            f" ({start.isoformat()})"
+        )
+    if not inside:
+        raise InvalidRequest(
+            f"the cut {start.isoformat()} – {end.isoformat()} is outside the broadcast's"
+            f" window {lo.astimezone(tz).isoformat()} – {hi.astimezone(tz).isoformat()}"
+        )
 
 
 class Control(Protocol):
