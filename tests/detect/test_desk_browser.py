@@ -20,11 +20,11 @@ from streamer.config import Settings
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.service.serve import serve
 from streamer.vod import vod_id
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, TEST_TOKEN
 from tests.detect.conftest import RADIUS_S, Rendered
 
 pytestmark = pytest.mark.slow
-TOKEN = "test-admin-token-0123456789"
+TOKEN = TEST_TOKEN
 
 
 @pytest.fixture
