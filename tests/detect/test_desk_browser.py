@@ -102,7 +102,10 @@ def test_review_nudge_accept_republishes(
         want = before + timedelta(seconds=1 + 1 - 10 + 0.04)
         expect(value).to_have_text(want.isoformat(timespec="milliseconds"))
         expect(page.locator("#field-start")).to_have_value(want.isoformat(timespec="milliseconds"))
-        page.wait_for_function("document.getElementById('video-start').readyState >= 1")
+        for edge in ("start", "end"):  # the players have sought to the cut: a clear picture
+            page.wait_for_function(
+                f"(v => !v.seeking && v.readyState >= 2)(document.getElementById('video-{edge}'))"
+            )
         page.screenshot(path=str(artifacts_dir / "desk-review.png"), full_page=True)
         page.keyboard.press("a")
         expect(page.locator("#accept")).to_be_focused()
