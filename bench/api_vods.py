@@ -124,7 +124,7 @@ def serve(root: Path, static: Path, port: int) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=root.parent / "data",
-        admin_token="bench-admin-token-0123456789",  # type: ignore[arg-type]
+        admin_token="bench-admin-token-0123456789abcdefghijkl",  # type: ignore[arg-type]
     )
     app = create_app(settings, storage=LocalStorage(root))
     app.mount("/bench-static", StaticFiles(directory=static), name="bench-static")

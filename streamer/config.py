@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streamer.errors import ConfigError
 
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "admin", "password", "xxx"}
+MIN_TOKEN_CHARS = 32
+MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -32,6 +34,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="base URL (CDN) under which stored objects are public"
     )
+    site_url: str | None = Field(
+        default=None, description="public URL of the viewer (links to pages); relative if unset"
+    )
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_path_style: bool = False
@@ -47,6 +52,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # scale-out: "thread" runs stages in this process; "procrastinate" queues them in
+    # PostgreSQL (STREAMER_DATABASE_URL) for `streamer worker` processes on any machine
+    runner: Literal["thread", "procrastinate"] = "thread"
+    capture_lease_s: float = Field(
+        default=30.0, ge=1, description="a capture lease not renewed for this long passes on"
+    )
+    raw_storage: str | None = Field(
+        default=None,
+        description="where capture workers ship raw segments so any machine can split them"
+        " (s3://bucket/prefix or file:///shared); unset: recordings stay on their machine",
+    )
+    raw_prefix: str = "raw"
 
     # capture
     watch_lead_s: float = 15 * 60
@@ -63,8 +80,23 @@ class Settings(BaseSettings):
     grace_s: float = 120.0
     pad_s: float = 0.0
     split_mode: Literal["exact", "copy"] = "exact"
+    # boundary detection (docs/cuts.md): seconds searched either side of a scheduled boundary
+    cut_radius_s: float = Field(default=15 * 60.0, gt=0)
     webhooks: list[str] = []
     webhook_secret: SecretStr = SecretStr("")
+    # security (docs/security.md)
+    allow_private_sources: bool = Field(
+        default=False,
+        description="fetch sources and webhooks on loopback/private/link-local addresses too",
+    )
+    source_allowlist: list[str] = Field(
+        default=[], description="hosts and CIDRs allowed although not public (JSON list)"
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a client must send its request headers within this"
+    )
+    http_keepalive_s: float = Field(default=5.0, gt=0, description="idle keep-alive limit")
+    http_max_connections: int = Field(default=1000, ge=1, description="open connections cap")
 
     @field_validator("data_dir", "schedules")
     @classmethod
@@ -89,11 +121,21 @@ class Settings(BaseSettings):
         return self.data_dir / "vods"
 
     def admin_token_value(self) -> str:
-        """The admin token; refuses an empty or placeholder one outside development."""
+        """The admin token, exactly as configured (no stripping).
+
+        Empty disables the admin API, which only development allows. A configured token must
+        be at least MIN_TOKEN_CHARS long and not a placeholder, in every environment.
+        """
         token = self.admin_token.get_secret_value()
-        weak = token.strip().lower() in PLACEHOLDER_TOKENS or len(token) < 8
-        if weak and self.env != "development":
+        if not token:
+            if self.env != "development":
+                raise ConfigError(f"STREAMER_ADMIN_TOKEN is empty; make one with: {MAKE_TOKEN}")
+            return token
+        if token.strip().lower() in PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_CHARS:
             raise ConfigError(
-                "STREAMER_ADMIN_TOKEN is empty or a placeholder; set a long random token"
+                f"STREAMER_ADMIN_TOKEN is a placeholder or shorter than {MIN_TOKEN_CHARS}"
+                f" characters; make one with: {MAKE_TOKEN}"
             )
+        if token != token.strip():
+            raise ConfigError("STREAMER_ADMIN_TOKEN starts or ends with whitespace; remove it")
         return token

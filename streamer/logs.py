@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import re
 
+# Query keys that look secret: ?token=, ?key=, ?sig=, api_key, X-Amz-Signature, password...
+_SECRET_KEY = r"[\w.-]*(?:token|key|sig|secret|pass|pwd|auth|credential|session)[\w.-]*"  # noqa: S105
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"),
-    re.compile(r"(?i)((?:token|secret|signature|x-amz-signature|x-amz-credential)=)[^&\s]+"),
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@?#]+@"),  # user:pass@host
+    re.compile(rf"(?i)((?:[?&;]|\b){_SECRET_KEY}=)[^&#\s'\"]+"),
     re.compile(r"(?i)(aws_secret_access_key\s*[=:]\s*)\S+"),
 ]
 
 
 def redact(text: str) -> str:
+    """``text`` with credentials and secret-looking query values replaced by ``***``."""
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
+        text = pattern.sub(r"\1***@" if "://" in pattern.pattern else r"\1***", text)
     return text
 
 
@@ -22,6 +26,8 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
+        if record.exc_info and not record.exc_text:  # exception text may quote the URL too
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

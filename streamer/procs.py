@@ -131,3 +131,26 @@ def spawn(
         )
     except OSError as exc:
         raise ToolError(f"cannot start {argv[0]}: {exc}") from exc
+
+
+# Recorded segments are bytes someone else served. Left to probing, a "segment" that is an
+# HLS or concat playlist makes ffmpeg open the files or URLs it lists; so the format is named
+# and the protocols and demuxers are limited to what reading local segments needs.
+FETCHED_PROTOCOLS = "file,pipe,concat,concatf,subfile"
+_FETCHED_FORMATS = {"mpegts": "mpegts", "concat": "concat,mpegts"}
+
+
+def fetched_input(options: dict[str, Any] | None = None, *, fmt: str = "mpegts") -> dict[str, Any]:
+    """ffmpeg-python input options for fetched data: ``fmt`` is ``mpegts`` for segments, or
+    ``concat`` for our own concat script over them (its entries may only be MPEG-TS)."""
+    return {
+        **(options or {}),
+        "f": fmt,
+        "protocol_whitelist": FETCHED_PROTOCOLS,
+        "format_whitelist": _FETCHED_FORMATS[fmt],
+    }
+
+
+def fetched_probe_args() -> list[str]:
+    """ffprobe options for segments or the MP4s cut from them: MPEG-TS or MP4 only."""
+    return ["-protocol_whitelist", FETCHED_PROTOCOLS, "-format_whitelist", "mpegts,mov"]

@@ -17,6 +17,7 @@ import pytest
 from streamer.config import Settings
 from streamer.simulate import M3U8_TYPE, TS_TYPE, HttpServer, ReplayServer, Response
 
+TEST_TOKEN = "test-admin-token-0123456789abcdefghijklmnop"  # >= 32 characters
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 # Debian's Chromium, as the machine's notes say to start it (closed network, root, headless)
@@ -41,7 +42,9 @@ def settings(tmp_path: Path) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
         schedules=tmp_path / "schedules",
-        admin_token="test-admin-token-0123456789",  # type: ignore[arg-type]
+        admin_token=TEST_TOKEN,  # type: ignore[arg-type]
+        # the simulated broadcasts and webhook receivers of the tests are on 127.0.0.1
+        allow_private_sources=True,
     )
 
 

@@ -105,3 +105,40 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = {"a": {"b": ["streamer.a.x"]}, "b": {"c": ["streamer.b.y"]}, "c": {"a": ["z"]}}
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b": []}, "b": {}}) is None
+
+
+MISSPELT = """\
+from streamer.pipeline.states import SessionState
+from streamer.pipeline.store import Store
+
+
+def move(store: Store) -> None:
+    store.set_session_state("e", "s", SessionState.PUBLISHED)
+    store.set_session_state("e", "s", "publised")
+    store.set_session_state("e", "s", SessionState.PUBLISED)
+"""
+
+
+def test_mypy_catches_a_misspelt_state(tmp_path: Path) -> None:
+    """States are enums in the store's signature: a misspelt literal or member is a type error
+    (CI runs ``mypy --strict`` on streamer/, so such a line cannot land there)."""
+    from mypy import api
+
+    snippet = tmp_path / "misspelt.py"
+    snippet.write_text(MISSPELT, "utf-8")
+    out, err, status = api.run(
+        [
+            "--strict",
+            "--follow-imports=silent",
+            "--no-error-summary",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(ROOT / ".mypy_cache"),
+            str(snippet),
+        ]
+    )
+    assert status == 1, (out, err)
+    lines = sorted({int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line})
+    assert lines == [7, 8], out
+    assert "SessionState" in out and "PUBLISED" in out

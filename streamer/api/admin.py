@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Request
 from pydantic import ConfigDict
 
 from streamer.api.deps import AdminDep, ControlDep
 from streamer.api.models import ITEM_ID, ReloadResult, errors
-from streamer.pipeline.control import CutRequest
+from streamer.pipeline.control import CutRequest, MarkRequest
 
 
 def _cut_rules(schema: dict[str, Any]) -> None:
@@ -45,7 +45,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[AdminDe
 SessionId = Annotated[str, Path(pattern=ITEM_ID, examples=["d1-keynote-1"])]
 BroadcastId = Annotated[str, Path(pattern=ITEM_ID, examples=["day1"])]
 
-_ACTION = errors(401, 403, 404, 409, 422, 503)
+_ACTION = errors(400, 401, 403, 404, 409, 413, 422, 503)
 
 CUT_EXAMPLES = {
     "absolute": {
@@ -65,7 +65,12 @@ def status(control: ControlDep) -> dict[str, Any]:
     return control.status()
 
 
-@router.post("/sessions/{session_id}/cut", response_model=dict[str, Any], responses=_ACTION)
+@router.post(
+    "/sessions/{session_id}/cut",
+    response_model=dict[str, Any],
+    # 400: a body that is not JSON at all (FastAPI's own answer, in our error shape)
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+)
 def cut(
     control: ControlDep,
     session_id: SessionId,
@@ -73,6 +78,29 @@ def cut(
 ) -> dict[str, Any]:
     """Correct a session's cut points, then re-split and republish it."""
     return control.cut(session_id, request)
+
+
+@router.get(
+    "/sessions/{session_id}/suggestion",
+    response_model=dict[str, Any],
+    responses=errors(401, 403, 404, 503),
+)
+def suggestion(control: ControlDep, session_id: SessionId) -> dict[str, Any]:
+    """The suggested start and end of a session, its confidence and the signals behind it."""
+    return control.suggest(session_id)
+
+
+@router.post(
+    "/sessions/{session_id}/mark",
+    response_model=dict[str, Any],
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
+)
+def mark(
+    control: ControlDep, session_id: SessionId, request: MarkRequest, http: Request
+) -> dict[str, Any]:
+    """Mark that a session started or ended (now, or at ``at``); marks are exact boundaries."""
+    where = f"api {http.client.host}" if http.client else "api"
+    return control.mark(session_id, request, where)
 
 
 @router.post("/sessions/{session_id}/publish", response_model=dict[str, Any], responses=_ACTION)
@@ -99,7 +127,7 @@ def stop(control: ControlDep, broadcast_id: BroadcastId) -> dict[str, Any]:
     return control.stop(broadcast_id)
 
 
-@router.post("/reload", response_model=ReloadResult, responses=errors(401, 403, 422, 503))
+@router.post("/reload", response_model=ReloadResult, responses=errors(401, 403, 413, 422, 503))
 def reload(control: ControlDep) -> dict[str, Any]:
     """Re-read the schedules and report which sessions were added, changed or removed."""
     return control.reload()

@@ -7,13 +7,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
+from swagger_ui_bundle import swagger_ui_path
 
 from streamer.api import admin, errors, media, ops, public, viewer
 from streamer.api.deps import AppContext
 from streamer.api.fastpath import CachedReads
-from streamer.api.middleware import RequestMetrics
+from streamer.api.guard import RequestGuard
+from streamer.api.middleware import RequestMetrics, SecurityHeaders
 from streamer.api.vodindex import VodIndex, warm
 from streamer.config import Settings
 from streamer.pipeline.control import Control
@@ -48,7 +52,7 @@ def create_app(
     ready_checks: list[Callable[[], None]] | None = None,
     refresh_s: float = 1.0,
 ) -> FastAPI:
-    """The app. Raises ConfigError (at start-up) for a weak admin token outside development.
+    """The app. Raises ConfigError (at start-up) for a weak admin token (docs/security.md).
 
     ``storage`` defaults to ``open_storage(settings)``; ``control`` None makes the admin
     routes answer 503 (after the auth check); ``programs`` gives the loaded schedules;
@@ -73,7 +77,11 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI / ReDoc from a CDN: blank without internet
+        docs_url=None,
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.ctx = AppContext(
         settings=settings,
         storage=storage,
@@ -81,7 +89,7 @@ def create_app(
         templates=viewer.make_templates(),
         control=control,
         programs=programs or list,
-        admin_token=token.strip(),
+        admin_token=token,
         ready_checks=list(ready_checks or []),
     )
     errors.install(app)
@@ -104,7 +112,27 @@ def create_app(
         expose_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
         max_age=600,
     )
+    app.add_middleware(RequestGuard, token=token)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     if not token:
         log.warning("STREAMER_ADMIN_TOKEN is empty: the admin API is disabled (development)")
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs``, its JS and CSS served from the swagger-ui-bundle package."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )

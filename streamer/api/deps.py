@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -12,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment
 
 from streamer.api.errors import ApiError
+from streamer.api.guard import auth_problem
 from streamer.api.vodindex import Snapshot, VodIndex
 from streamer.config import Settings
 from streamer.pipeline.control import Control
@@ -56,26 +56,19 @@ bearer = HTTPBearer(
 
 
 async def require_admin(
+    request: Request,
     ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """401 without (or with a malformed) bearer token, 403 with a wrong one."""
-    challenge = {"WWW-Authenticate": 'Bearer realm="streamer-admin"'}
-    if credentials is None or not credentials.credentials.strip():
+    """401 without (or with a malformed) bearer token, 403 with a wrong one.
+
+    RequestGuard already refused such requests before their body was read; this repeats the
+    check for apps built without it and documents the scheme in OpenAPI."""
+    problem = auth_problem(request.headers.get("authorization"), ctx.admin_token)
+    if problem is not None:
+        status, code, message, challenge = problem
         raise ApiError(
-            401,
-            "unauthorized",
-            "admin routes need 'Authorization: Bearer <token>'",
-            headers=challenge,
-        )
-    if not ctx.admin_token:
-        raise ApiError(503, "admin_disabled", "admin API disabled: STREAMER_ADMIN_TOKEN is not set")
-    if not hmac.compare_digest(credentials.credentials.encode(), ctx.admin_token.encode()):
-        raise ApiError(
-            403,
-            "forbidden",
-            "wrong admin token",
-            headers={"WWW-Authenticate": 'Bearer realm="streamer-admin", error="invalid_token"'},
+            status, code, message, headers={"WWW-Authenticate": challenge} if challenge else None
         )
 
 

@@ -9,14 +9,17 @@ with an empty cache, so nothing stale is served.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from streamer.api.httpcache import cached_response
 from streamer.api.vodindex import VodIndex
 from streamer.errors import StorageError
 
 PREFIX = "/api/v1/vods"
+PUBLIC = "/api/v1/"
+STALE_HEADER = "X-Catalog-Stale"
+"""Set (``true``) while storage fails and the last good catalog is served."""
 ROUTE_KEY = "streamer.route"
 """Scope key naming the route template of a cached answer, for the request metrics."""
 
@@ -32,6 +35,8 @@ class CachedReads:
         self.cache_control = cache_control
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(PUBLIC):
+            send = self._marking(send)
         if (
             scope["type"] == "http"
             and scope["method"] == "GET"
@@ -51,3 +56,13 @@ class CachedReads:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _marking(self, send: Send) -> Send:
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.index.stale:
+                headers = MutableHeaders(scope=message)
+                headers[STALE_HEADER] = "true"
+                headers["Cache-Control"] = "no-cache"
+            await send(message)
+
+        return marked

@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, Response
 
 from streamer.api.errors import ApiError
 from streamer.api.httpcache import matches_if_none_match
+from streamer.api.ranges import RangeNotSatisfiable, parse_range
 
 MEDIA_CACHE = "public, max-age=300"
 INDEX_CACHE = "public, max-age=10"
@@ -56,6 +57,27 @@ def media_type(path: Path) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+def _ranges_for(request: Request, etag: str, size: int) -> None:
+    """Validate ``Range`` (streamer.api.ranges) and hand FileResponse a canonical one, or
+    none at all when the whole file is to be sent. 416 is an ApiError like every error."""
+    headers = [(k, v) for k, v in request.scope["headers"] if k not in (b"range", b"if-range")]
+    if_range = request.headers.get("if-range")
+    wanted = request.headers.get("range") if if_range in (None, etag) else None
+    try:
+        ranges = parse_range(wanted, size) if request.method == "GET" else None
+    except RangeNotSatisfiable as exc:
+        raise ApiError(
+            416,
+            "range_not_satisfiable",
+            str(exc),
+            headers={"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"},
+        ) from None
+    if ranges is not None:
+        canonical = ",".join(f"{lo}-{hi}" for lo, hi in ranges)
+        headers.append((b"range", f"bytes={canonical}".encode()))
+    request.scope["headers"] = headers
+
+
 def make_router(root: Path) -> APIRouter:
     """The ``/media`` router for a LocalStorage rooted at ``root``."""
     router = APIRouter(tags=["media"])
@@ -72,6 +94,7 @@ def make_router(root: Path) -> APIRouter:
         headers = {"ETag": etag, "Cache-Control": cache}
         if matches_if_none_match(request.headers, etag.strip('"')):
             return Response(status_code=304, headers=headers)
+        _ranges_for(request, etag, st.st_size)
         return FileResponse(file, stat_result=st, media_type=media_type(file), headers=headers)
 
     return router

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamer.pipeline.states import ProgramState
 from streamer.schedule.model import Title
 from streamer.vod import VodRecord
 
@@ -102,14 +103,17 @@ class EventList(BaseModel):
     generated_at: str | None = None
 
 
-class SessionState(BaseModel):
+class ProgramSession(BaseModel):
     """A session of the program with its state and, once published, its VOD links."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
-    state: str = Field(examples=["published", "upcoming", "live", "ended"])
-    reason: str | None = None
+    state: ProgramState = Field(examples=["published", "upcoming", "live", "ended"])
+    reason: str | None = Field(default=None, description="short public message")
+    reason_code: str | None = Field(
+        default=None, examples=["capture_gap", "source_unavailable", "cut_failed"]
+    )
     vod_id: str | None = None
     vod_url: str | None = None
     watch_url: str | None = None
@@ -123,7 +127,7 @@ class SessionState(BaseModel):
 
 class EventSessions(BaseModel):
     event: dict[str, Any]
-    sessions: list[SessionState]
+    sessions: list[ProgramSession]
 
 
 class Health(BaseModel):
@@ -151,6 +155,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route may answer."""
     text = {
         304: "Not modified (If-None-Match matched the ETag)",
+        400: "A body that is not JSON (or not UTF-8)",
+        413: "Request body over the cap (admin: 1 MiB)",
         401: "Missing or malformed bearer token",
         403: "Wrong token",
         404: "Unknown id",

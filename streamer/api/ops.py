@@ -12,7 +12,7 @@ from starlette.responses import Response
 from streamer import metrics
 from streamer.api.deps import AppContext, ContextDep
 from streamer.api.models import Health, Ready
-from streamer.api.vodindex import EVENTS_KEY
+from streamer.publish.layout import EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +26,14 @@ async def healthz() -> Health:
 
 
 def _checks(ctx: AppContext) -> dict[str, str]:
+    # public: "ok" or "error" only; the detail (paths, URLs, SQL) goes to the log
     results: dict[str, str] = {}
     try:
-        ctx.storage.head(EVENTS_KEY)
+        ctx.storage.head(EVENTS)
         results["storage"] = "ok"
     except Exception as exc:
-        results["storage"] = f"error: {exc}"
+        log.warning("readiness check storage failed: %s", exc)
+        results["storage"] = "error"
     for n, check in enumerate(ctx.ready_checks):
         name = getattr(check, "__name__", "") or f"check{n}"
         name = name.removeprefix("check_").removeprefix("_") or f"check{n}"
@@ -40,7 +42,7 @@ def _checks(ctx: AppContext) -> dict[str, str]:
             results[name] = "ok"
         except Exception as exc:
             log.warning("readiness check %s failed: %s", name, exc)
-            results[name] = f"error: {exc}"
+            results[name] = "error"
     return results
 
 

@@ -14,17 +14,22 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 
+from streamer.api.reasons import public_reason
 from streamer.api.vodindex import Snapshot, VodEntry
+from streamer.pipeline.states import (
+    BADGE_ARCHIVED,
+    BADGE_LIVE,
+    BADGE_PROCESSING,
+    BADGE_UNAVAILABLE,
+    BADGE_WAITING,
+    ClockState,
+    ProgramState,
+    SessionState,
+)
 from streamer.schedule.model import Program, Session
 from streamer.timeutil import iso, parse_iso, zone
 from streamer.vod import vod_id
 
-# Orchestrator states that mean "this will not become a VOD (for now)".
-STOPPED_STATES = frozenset({"failed", "skipped", "cancelled", "canceled", "unpublished", "missed"})
-LIVE_STATES = frozenset({"capturing", "recording", "live"})
-PUBLISHED_STATES = frozenset({"published", "incomplete"})
-WORKING_STATES = frozenset({"splitting", "publishing", "ended"})
-WAITING_STATES = frozenset({"planned", "waiting", "upcoming"})
 # Keys the orchestrator decides; other keys of its rows only fill what the program lacks.
 CONTROL_KEYS = ("state", "reason", "vod_id")
 
@@ -57,16 +62,18 @@ def _vod_links(entry: VodEntry | None) -> dict[str, Any]:
     }
 
 
-def _derived_state(session: Session, entry: VodEntry | None, now: datetime) -> tuple[str, str]:
+def _derived_state(
+    session: Session, entry: VodEntry | None, now: datetime
+) -> tuple[ProgramState, str]:
     if entry is not None:
-        return "published", "the VOD is published"
+        return SessionState.PUBLISHED, "the VOD is published"
     if not session.record:
-        return "skipped", "record: false in the schedule"
+        return SessionState.SKIPPED, "record: false in the schedule"
     if now < session.start:
-        return "upcoming", "starts later"
+        return ClockState.UPCOMING, "starts later"
     if now < session.end:
-        return "live", "in progress"
-    return "ended", "not published yet"
+        return ClockState.LIVE, "in progress"
+    return ClockState.ENDED, "not published yet"
 
 
 def _session_row(
@@ -113,7 +120,7 @@ def _vod_row(entry: VodEntry) -> dict[str, Any]:
         "day": entry.day,
         "start": rec.get("scheduled_start") or rec.get("start"),
         "end": rec.get("scheduled_end") or rec.get("end"),
-        "state": "published",
+        "state": SessionState.PUBLISHED,
         "reason": "the VOD is published",
     }
     row.update(_vod_links(entry))
@@ -152,6 +159,8 @@ def event_program(
         return None
     if control_rows:
         rows = _overlay(rows, control_rows, event_id, snap)
+    for row in rows:  # the internal reason (paths, URLs, exceptions) is for admins only
+        row["reason_code"], row["reason"] = public_reason(row.get("state"), row.get("reason"))
     rows.sort(key=lambda r: (_sort_time(r.get("start")), str(r.get("id"))))
     return EventProgram(event=event, sessions=rows)
 
@@ -167,7 +176,7 @@ def _overlay(
         sid = str(extra["id"])
         row = by_id.get(sid)
         if row is None:
-            row = {"id": sid, "event_id": event_id, "state": "unknown", "reason": None}
+            row = {"id": sid, "event_id": event_id, "state": ClockState.UNKNOWN, "reason": None}
             row.update(_vod_links(snap.get(vod_id(event_id, sid))))
             by_id[sid] = row
             rows.append(row)
@@ -177,7 +186,7 @@ def _overlay(
             if key in CONTROL_KEYS or row.get(key) is None:
                 row[key] = value
         if row.get("state") is None:
-            row["state"] = "unknown"
+            row["state"] = ClockState.UNKNOWN
         vid = row.get("vod_id")
         if isinstance(vid, str) and row.get("vod_url") is None:
             row.update(_vod_links(snap.get(vid)) or {"vod_id": vid})
@@ -196,20 +205,20 @@ def _sort_time(value: Any) -> float:
 def badge(row: dict[str, Any], now: datetime) -> str:
     """The viewer's badge: ``archived``, ``live``, ``upcoming`` or ``unavailable``."""
     state = str(row.get("state") or "")
-    if row.get("watch_url") or state in PUBLISHED_STATES:
+    if row.get("watch_url") or state in BADGE_ARCHIVED:
         return "archived"
-    if state in STOPPED_STATES:
+    if state in BADGE_UNAVAILABLE:
         return "unavailable"
-    if state in LIVE_STATES:
+    if state in BADGE_LIVE:
         return "live"
-    if state in WORKING_STATES:
+    if state in BADGE_PROCESSING:
         return "processing"
     try:
         start = parse_iso(str(row.get("start")))
         end = parse_iso(str(row.get("end")))
     except ValueError:
         return "upcoming"
-    if now < start or (state in WAITING_STATES and now < end):
+    if now < start or (state in BADGE_WAITING and now < end):
         return "upcoming"
     if now < end:
         return "live"

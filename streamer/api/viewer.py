@@ -122,11 +122,20 @@ def make_templates() -> Environment:
 def safe_url(value: Any) -> str:
     """Only relative or http(s) URLs reach an ``href``/``src`` (never ``javascript:``)."""
     text = str(value or "")
+    if any(c in text for c in "\\\x00\t\n\r"):
+        return ""  # browsers read a backslash as a slash: "/\\evil.com" is "//evil.com"
     if text.startswith("/") and not text.startswith("//"):
         return text
     if text.startswith(("https://", "http://")):
         return text
     return ""
+
+
+def deep_link(site_url: str | None, vod_id: str) -> str:
+    """The page's own link: under the configured site URL, else relative (never built from
+    the request's ``Host`` header, which the client chooses)."""
+    path = f"/watch/{vod_id}"
+    return f"{site_url.rstrip('/')}{path}" if site_url else path
 
 
 def choose_lang(request: Request, lang: str | None) -> str:
@@ -364,7 +373,7 @@ async def watch_page(
         "gaps": gaps,
         "media_url": safe_url(rec.get("media_url")),
         "poster": safe_url(rec.get("thumbnail_url")),
-        "deep_link": str(request.url_for("watch", vod_id=entry.id)),
+        "deep_link": deep_link(ctx.settings.site_url, entry.id),
         "back_url": f"/?event={entry.event_id}#d-{day}",
         "event": {"id": entry.event_id, "title": event_title, "title_lang": event_title_lang},
     }

@@ -20,192 +20,42 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from streamer.api.httpcache import CachedBody
-from streamer.errors import ConfigError, StorageError
+from streamer.api.vodentries import (
+    EventData,
+    SortKey,
+    VodEntry,
+    VodFilter,
+    dumps,
+    parse_index,
+)
+from streamer.errors import StorageError
+from streamer.publish.layout import EVENTS, index_event, index_key
 from streamer.publish.storage import ObjectInfo, Storage
-from streamer.timeutil import parse_iso, zone
-from streamer.vod import VodRecord
+
+# the entries live in vodentries.py; routes know them from here
+__all__ = [
+    "EventData",
+    "Snapshot",
+    "SortKey",
+    "VodEntry",
+    "VodFilter",
+    "VodIndex",
+    "decode_cursor",
+    "dumps",
+    "encode_cursor",
+    "parse_index",
+    "warm",
+]
 
 log = logging.getLogger(__name__)
 
-EVENTS_KEY = "events.json"
-INDEX_NAME = "index.json"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILTER_CACHE = 256
 _PAGE_CACHE = 2048
-
-SortKey = tuple[int, str]
-"""(start in µs since the epoch, VOD id): the stable order of every list."""
-
-
-def index_key(event_id: str) -> str:
-    return f"{event_id}/{INDEX_NAME}"
-
-
-def micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON (Korean stays readable, not ``\\uXXXX``)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-@dataclass(frozen=True, slots=True)
-class VodFilter:
-    """Normalised filters of ``GET /api/v1/vods``; hashable, so it keys the caches."""
-
-    event: str | None = None
-    day: str | None = None
-    track: str | None = None
-    language: str | None = None
-    speaker: str | None = None
-    q: tuple[str, ...] = ()
-    updated_since_us: int | None = None
-
-    @classmethod
-    def make(
-        cls,
-        *,
-        event: str | None = None,
-        day: str | None = None,
-        track: str | None = None,
-        language: str | None = None,
-        speaker: str | None = None,
-        q: str | None = None,
-        updated_since: datetime | None = None,
-    ) -> VodFilter:
-        def fold(text: str | None) -> str | None:
-            text = (text or "").strip().casefold()
-            return text or None
-
-        return cls(
-            event=event or None,
-            day=day or None,
-            track=fold(track),
-            language=fold(language),
-            speaker=fold(speaker),
-            q=tuple(sorted(set((q or "").casefold().split()))),
-            updated_since_us=None if updated_since is None else micros(updated_since),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class VodEntry:
-    """One published VOD: the record as in the index, its JSON, and folded search fields."""
-
-    id: str
-    event_id: str
-    record: dict[str, Any]
-    cached: CachedBody
-    key: SortKey
-    day: str
-    track: str
-    language: str
-    speakers: str
-    text: str
-    updated_us: int | None
-
-    def matches(self, f: VodFilter) -> bool:
-        if f.event is not None and self.event_id != f.event:
-            return False
-        if f.day is not None and self.day != f.day:
-            return False
-        if f.track is not None and self.track != f.track:
-            return False
-        if f.language is not None and self.language != f.language:
-            return False
-        if f.speaker is not None and f.speaker not in self.speakers:
-            return False
-        if f.updated_since_us is not None and (
-            self.updated_us is None or self.updated_us < f.updated_since_us
-        ):
-            return False
-        return all(word in self.text for word in f.q)
-
-
-def _entry(raw: dict[str, Any], tz: ZoneInfo) -> VodEntry:
-    rec = VodRecord.model_validate(raw)
-    start = parse_iso(rec.start)
-    titles = " ".join(rec.title.values())
-    speakers = "\n".join(s.name for s in rec.speakers)
-    affiliations = " ".join(s.affiliation or "" for s in rec.speakers)
-    updated = rec.updated_at or rec.published_at
-    return VodEntry(
-        id=rec.id,
-        event_id=rec.event_id,
-        record=raw,
-        cached=CachedBody(dumps(raw)),
-        key=(micros(start), rec.id),
-        day=rec.day or start.astimezone(tz).date().isoformat(),
-        track=(rec.track or "").casefold(),
-        language=(rec.language or "").casefold(),
-        speakers=speakers.casefold(),
-        text=f"{titles}\n{speakers}\n{affiliations}\n{rec.track or ''}".casefold(),
-        updated_us=None if updated is None else micros(parse_iso(updated)),
-    )
-
-
-@dataclass(frozen=True)
-class EventData:
-    """One event's index: its ``event`` object and its VODs in stable order."""
-
-    id: str
-    event: dict[str, Any]
-    timezone: str
-    entries: list[VodEntry]
-    generated_at: str | None
-    token: str
-
-    @property
-    def title(self) -> dict[str, str]:
-        title = self.event.get("title")
-        return title if isinstance(title, dict) else {"en": self.id}
-
-
-def parse_index(event_id: str, data: bytes, token: str) -> EventData:
-    """``{event}/index.json`` → EventData; invalid items are skipped with a warning."""
-    try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise StorageError(f"{index_key(event_id)} is not JSON: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
-        raise StorageError(f"{index_key(event_id)} is not an index document")
-    event = doc.get("event") if isinstance(doc.get("event"), dict) else {"id": event_id}
-    assert isinstance(event, dict)
-    tz_name = str(event.get("timezone") or "UTC")
-    try:
-        tz = zone(tz_name)
-    except ConfigError:
-        log.warning("%s: unknown timezone %r, using UTC", index_key(event_id), tz_name)
-        tz, tz_name = zone("UTC"), "UTC"
-    entries: list[VodEntry] = []
-    for n, raw in enumerate(doc.get("items", [])):
-        try:
-            if not isinstance(raw, dict):
-                raise TypeError("not an object")
-            entry = _entry(raw, tz)
-        except (ValidationError, ValueError, TypeError) as exc:
-            log.warning("%s: item %d skipped: %s", index_key(event_id), n, exc)
-            continue
-        entries.append(entry)
-    entries.sort(key=lambda e: e.key)
-    generated = doc.get("generated_at")
-    return EventData(
-        id=event_id,
-        event=event,
-        timezone=tz_name,
-        entries=entries,
-        generated_at=generated if isinstance(generated, str) else None,
-        token=token,
-    )
 
 
 @dataclass
@@ -370,14 +220,24 @@ class VodIndex:
             return snap
         return self._refresh_or_stale()
 
+    @property
+    def stale(self) -> bool:
+        """True while the last refresh failed and the previous catalog is being served."""
+        return self.last_error is not None and self._snap is not None
+
     def _refresh_or_stale(self) -> Snapshot:
         try:
             return self.refresh(force=False)
-        except StorageError as exc:
-            self.last_error = str(exc)
+        except Exception as exc:  # any storage backend bug too: never a bare 500
+            if isinstance(exc, StorageError):
+                error = exc
+            else:
+                log.exception("catalog refresh failed unexpectedly")
+                error = StorageError(f"the catalog could not be read ({type(exc).__name__})")
+            self.last_error = str(error)
             if self._snap is None:
-                raise
-            log.warning("catalog refresh failed, serving the previous one: %s", exc)
+                raise error from exc
+            log.warning("catalog refresh failed, serving the previous one: %s", error)
             self._checked = self._clock()
             return self._snap
 
@@ -408,7 +268,7 @@ class VodIndex:
     def _reload(self, old: _State) -> tuple[_State, bool]:
         storage = self.storage
         changed = False
-        info = storage.head(EVENTS_KEY)
+        info = storage.head(EVENTS)
         events_token = None
         summaries, generated_at = old.summaries, old.generated_at
         if info is None:
@@ -417,7 +277,7 @@ class VodIndex:
         else:
             events_token, data = _token(storage, info)
             if events_token != old.events_token:
-                raw = data if data is not None else storage.get_bytes(EVENTS_KEY)
+                raw = data if data is not None else storage.get_bytes(EVENTS)
                 summaries, generated_at = _parse_events(raw)
                 changed = True
             ids = [str(s["id"]) for s in summaries]
@@ -425,11 +285,11 @@ class VodIndex:
             changed = True
         events: dict[str, EventData] = {}
         for event_id in ids:
-            key = index_key(event_id)
             try:
+                key = index_key(event_id)
                 head = storage.head(key)
             except StorageError as exc:
-                log.warning("%s: %s", key, exc)
+                log.warning("%s/: %s", event_id, exc)
                 head = None
             if head is None:
                 continue
@@ -462,22 +322,17 @@ def _token(storage: Storage, info: ObjectInfo) -> tuple[str, bytes | None]:
 
 
 def _listed_events(keys: Iterable[str]) -> list[str]:
-    ids = []
-    for key in keys:
-        parts = key.split("/")
-        if len(parts) == 2 and parts[1] == INDEX_NAME:
-            ids.append(parts[0])
-    return ids
+    return [e for e in map(index_event, keys) if e is not None]
 
 
 def _parse_events(data: bytes) -> tuple[list[dict[str, Any]], str | None]:
     try:
         doc = json.loads(data)
     except ValueError as exc:
-        raise StorageError(f"{EVENTS_KEY} is not JSON: {exc}") from exc
+        raise StorageError(f"{EVENTS} is not JSON: {exc}") from exc
     items = doc.get("events") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        raise StorageError(f"{EVENTS_KEY} has no events list")
+        raise StorageError(f"{EVENTS} has no events list")
     generated = doc.get("generated_at")
     return (
         [e for e in items if isinstance(e, dict) and isinstance(e.get("id"), str)],

@@ -25,16 +25,15 @@ its file was renamed into place, so every row points at a complete file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from streamer.files import atomic_write
 from streamer.timeutil import iso, now, parse_iso
 
 TIMELINE = "timeline.jsonl"
@@ -433,19 +432,3 @@ def _last_byte(path: Path) -> bytes:
     with path.open("rb") as fh:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, fsync, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -68,11 +68,22 @@ def unpublish(
     session_id: str = typer.Argument(..., help="Session id."),
     to: str | None = typer.Option(None, "--to", "--from", help=TO_HELP),
 ) -> None:
-    """Remove a VOD: its index entry first, then its objects."""
+    """Remove a VOD: its index entry first, then its objects.
+
+    When the service's state DB knows the session and the VOD is in the service's own storage,
+    this goes through the state machine, as the admin route does: only a published session
+    can be unpublished, and it is then ``unpublished`` in the DB."""
+    from streamer.pipeline import stages  # the state DB only when unpublishing
+
     try:
-        storage = open_storage(Settings(), to)
+        settings = Settings()
+        storage = open_storage(settings, to)
         publisher = Publisher(storage)
-        publisher.unpublish(event_id, session_id)
+        own = to is None or to == settings.storage_url
+        if own and stages.tracked(settings, event_id, session_id):
+            stages.unpublish_stage(settings, event_id, session_id, publisher)
+        else:
+            publisher.unpublish(event_id, session_id)
     except StreamerError as exc:
         _fail(exc)
     for key in publisher.report.deleted:

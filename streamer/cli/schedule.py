@@ -18,6 +18,7 @@ from rich.table import Table
 
 from streamer.config import Settings
 from streamer.errors import ScheduleError
+from streamer.files import atomic_write
 from streamer.schedule.dump import dump_program
 from streamer.schedule.importers import FORMATS, import_schedule
 from streamer.schedule.load import check_paths
@@ -236,14 +237,9 @@ def _refuse_output(source: Path, output: Path, force: bool) -> None:
 
 def _write(output: Path, text: str) -> None:
     """Write through a temporary file, so a failed write never leaves half a schedule."""
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        atomic_write(output, text.encode(), mode=0o644)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         typer.echo(f"{output}: cannot write: {exc.strerror or exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
 

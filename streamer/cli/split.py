@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streamer.capture.timeline import Timeline, atomic_write
+from streamer.capture.timeline import Timeline
 from streamer.errors import SplitError, StreamerError
+from streamer.files import atomic_write
 from streamer.schedule.load import load_program
 from streamer.schedule.model import Program, Session
 from streamer.split import SplitResult, split_session

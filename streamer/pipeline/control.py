@@ -5,10 +5,12 @@ Kept as a Protocol so the API depends on an interface, not on APScheduler.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, model_validator
+
+from streamer.errors import InvalidRequest
 
 
 class CutRequest(BaseModel):
@@ -32,6 +34,45 @@ class CutRequest(BaseModel):
         return self
 
 
+class MarkRequest(BaseModel):
+    """An operator mark: the session started or ended at ``at`` (now when left out). A time
+    without an offset is in the event's zone."""
+
+    edge: Literal["start", "end"]
+    at: datetime | None = None
+    by: str = Field(default="", max_length=120)
+
+
+def check_cut(
+    start: datetime,
+    end: datetime,
+    *,
+    broadcast: tuple[datetime, datetime],
+    lead_s: float,
+    late_s: float,
+    tz: tzinfo,
+) -> None:
+    """InvalidRequest (422) unless ``start < end`` and both lie in the broadcast's window as
+    the capture sees it: from ``lead_s`` before its start to ``late_s`` after its end."""
+    lo = broadcast[0] - timedelta(seconds=lead_s)
+    hi = broadcast[1] + timedelta(seconds=late_s)
+    try:
+        ordered = start < end
+        inside = lo <= start and end <= hi
+    except OverflowError:  # year 1 or 9999 with an offset: no UTC instant to compare
+        ordered, inside = True, False
+    if not ordered:
+        raise InvalidRequest(
+            f"the corrected end ({end.isoformat()}) must come after the corrected start"
+            f" ({start.isoformat()})"
+        )
+    if not inside:
+        raise InvalidRequest(
+            f"the cut {start.isoformat()} – {end.isoformat()} is outside the broadcast's"
+            f" window {lo.astimezone(tz).isoformat()} – {hi.astimezone(tz).isoformat()}"
+        )
+
+
 class Control(Protocol):
     """Operations of the media team. Unknown ids raise ``NotFoundError``; an action that the
     current state does not allow raises ``IllegalTransition`` (both from streamer.errors)."""
@@ -46,6 +87,14 @@ class Control(Protocol):
 
     def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
         """Store a correction, re-split and republish that session; returns its new state."""
+        ...
+
+    def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
+        """Store an operator mark (who, when, from where); returns the mark."""
+        ...
+
+    def suggest(self, session_id: str) -> dict[str, Any]:
+        """The suggested cut of one session (the ``suggest --json`` item), marks applied."""
         ...
 
     def publish(self, session_id: str) -> dict[str, Any]: ...

@@ -16,6 +16,7 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -23,11 +24,15 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from streamer import metrics
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
-from streamer.errors import InvalidRequest, ScheduleError, StorageError
+from streamer.detect import Edge, suggest_sessions
+from streamer.detect import Settings as DetectSettings
+from streamer.errors import NotFoundError, ScheduleError, StorageError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
-from streamer.pipeline.control import CutRequest
+from streamer.pipeline.control import CutRequest, MarkRequest, check_cut
+from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.runner import InProcessRunner, Runner
@@ -44,7 +49,7 @@ from streamer.pipeline.store import Diff, SessionView
 from streamer.pipeline.webhooks import Notifier
 from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
-from streamer.timeutil import aware, iso, now
+from streamer.timeutil import aware, now
 from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
@@ -111,7 +116,7 @@ class Orchestrator:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = stages.store_for(settings)
         self.runner = runner or InProcessRunner()
-        self.notifier = Notifier(settings.webhooks, settings.webhook_secret.get_secret_value())
+        self.notifier = Notifier.from_settings(settings)
         self.tick_s = tick_s
         self.programs: dict[str, Program] = {}
         self.schedule_errors: list[str] = []
@@ -342,14 +347,42 @@ class Orchestrator:
             start = s.start + timedelta(seconds=request.start_offset_s)
         if request.end_offset_s is not None:
             end = s.end + timedelta(seconds=request.end_offset_s)
-        if (start or s.start) >= (end or s.end):
-            raise InvalidRequest(
-                f"the corrected end ({iso(end or s.end, tz)}) must come after the corrected"
-                f" start ({iso(start or s.start, tz)})"
-            )
+        b = self.store.broadcast(s.event_id, s.broadcast_id)
+        check_cut(  # 422 outside the broadcast's window, before anything is stored
+            start or s.start,
+            end or s.end,
+            broadcast=(b.start, b.end),
+            lead_s=self.settings.watch_lead_s,
+            late_s=self.settings.late_limit_s,
+            tz=tz,
+        )
         self.store.add_correction(s.event_id, s.id, start, end)
         done = self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
         return session_json(done, program)
+
+    def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        at = aware(request.at, self._program(s.event_id).event.tz) if request.at else None
+        made = MarkStore(self.store).add(
+            s.key, Edge(request.edge), at, by=request.by or "admin", source=source
+        )
+        return made.to_json()
+
+    def suggest(self, session_id: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        program = self._program(s.event_id)
+        rec = self.store.recording(s.event_id, s.broadcast_id)
+        if rec is None or not Path(rec.dir).exists():
+            raise NotFoundError(f"broadcast {s.broadcast_id!r} of {s.key} was never recorded")
+        marks = MarkStore(self.store).in_force(s.event_id)
+        found = suggest_sessions(
+            Timeline.load(Path(rec.dir)),
+            program,
+            [program.session(s.id)],
+            settings=DetectSettings(radius_s=self.settings.cut_radius_s),
+            marks=marks,
+        )
+        return found[0].to_json(program.event.tz)
 
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from streamer import metrics
 from streamer.config import Settings
-from streamer.errors import IllegalTransition, SplitError, StreamerError
+from streamer.detect import Edge
+from streamer.errors import IllegalTransition, NotFoundError, SplitError, StreamerError
+from streamer.pipeline.capture_task import recording_dir
+from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
 from streamer.pipeline.store import SessionView, Store
 from streamer.publish import open_storage
 from streamer.publish.catalog import Publisher
-from streamer.publish.storage import Storage
 from streamer.split import split_session
 from streamer.timeutil import now
 from streamer.vod import VodRecord
@@ -106,18 +108,33 @@ def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
 
 
 def unpublish_stage(
-    settings: Settings, event_id: str, session_id: str, storage: Storage | None = None
+    settings: Settings, event_id: str, session_id: str, publisher: Publisher | None = None
 ) -> None:
     """Take a published VOD down (index entry first, then objects): → ``unpublished``.
 
     Raises IllegalTransition when the session is not published (nothing is deleted then), and
-    StorageError when storage fails (the session stays published)."""
+    StorageError when storage fails (the session stays published). ``publisher`` defaults to
+    one on ``settings``' storage (the CLI passes its own, to report what it deleted)."""
     store = store_for(settings)
     s = store.session(event_id, session_id)
     if s.state not in SESSION_PUBLISHED:
         raise IllegalTransition(f"session {s.key} is {s.state}, not published")
-    Publisher(storage or open_storage(settings)).unpublish(event_id, session_id)
+    (publisher or Publisher(open_storage(settings))).unpublish(event_id, session_id)
     store.set_session_state(event_id, session_id, S.UNPUBLISHED, "unpublished by the media team")
+
+
+def tracked(settings: Settings, event_id: str, session_id: str) -> bool:
+    """Whether the state DB exists and knows this session (a missing SQLite file is not
+    created: a plain ``publish``/``unpublish`` of a folder has no state DB)."""
+    url = settings.db_url
+    path = url.partition(":///")[2] if url.startswith("sqlite") else ""
+    if path and path != ":memory:" and not Path(path).exists():
+        return False
+    try:
+        store_for(settings).session(event_id, session_id)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _split(
@@ -126,13 +143,22 @@ def _split(
     program = store.program(event_id)
     session = program.session(session_id)
     rec = store.recording(event_id, session.broadcast)
-    if rec is None or not Path(rec.dir).exists():
+    # a worker on another machine reads its own copy (pulled from the raw store) instead
+    here = recording_dir(settings, event_id, session.broadcast)
+    directory = Path(rec.dir) if rec is not None and Path(rec.dir).exists() else here
+    if rec is None or not directory.exists():
         raise SplitError(f"missing: broadcast {session.broadcast!r} was never recorded")
     correction = store.correction(event_id, session_id)
     start, end = correction if correction else (None, None)
+    # operator marks are exact boundaries; an explicit cut correction still wins its edge
+    marked = MarkStore(store).latest(event_id, session_id)
+    if start is None and Edge.START in marked:
+        start = marked[Edge.START].at
+    if end is None and Edge.END in marked:
+        end = marked[Edge.END].at
     broadcast = program.broadcast(session.broadcast)
     result = split_session(
-        Path(rec.dir),
+        directory,
         program,
         session_id,
         settings.vods_dir,

@@ -6,10 +6,14 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streamer.detect import Edge
+from streamer.detect.delay import describe, predict
+from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.states import SESSION_PUBLISHED
 from streamer.pipeline.store import BroadcastView, SessionView, Store
 from streamer.schedule.model import Program, title_text
 from streamer.timeutil import iso, now
+from streamer.youtube import ytdlp_environment
 
 
 def broadcast_json(b: BroadcastView, tz: ZoneInfo | None = None) -> dict[str, Any]:
@@ -81,6 +85,7 @@ def status_of(
         )
         broadcasts.append(row)
     sessions = [session_json(s, zones.get(s.event_id)) for s in store.sessions()]
+    add_running_delay(store, sessions, zones)
     counts: dict[str, int] = {}
     for s in sessions:
         counts[s["state"]] = counts.get(s["state"], 0) + 1
@@ -92,4 +97,26 @@ def status_of(
         "sessions": sessions,
         "schedule_errors": errors or [],
         "log": store.log(20),
+        # the most common cause of a failed YouTube recording is an old yt-dlp
+        "ytdlp": ytdlp_environment(),
     }
+
+
+def add_running_delay(
+    store: Store, sessions: list[dict[str, Any]], zones: dict[str, Program | ZoneInfo]
+) -> None:
+    """Each session's predicted window from the start marks in force (issue 13)."""
+    views = store.sessions()
+    marks = MarkStore(store)
+    for event_id in {s.event_id for s in views}:
+        zone = zones.get(event_id)
+        tz = zone.event.tz if isinstance(zone, Program) else zone or ZoneInfo("UTC")
+        known = {m.session_id: m.at for m in marks.in_force(event_id) if m.edge is Edge.START}
+        mine = [s.scheduled for s in views if s.event_id == event_id]
+        for sid, p in predict(mine, known, tz).items():
+            for row in sessions:
+                if row["event_id"] == event_id and row["id"] == sid:
+                    row["predicted_start"] = iso(p.start, tz)
+                    row["predicted_end"] = iso(p.end, tz)
+                    row["delay_s"] = round(p.delay_s, 1)
+                    row["delay_text"] = describe(p.delay_s)

@@ -23,59 +23,55 @@ from typing import Any
 from pydantic import ValidationError
 
 from streamer.errors import NotFound, NotFoundError, StorageError
-from streamer.publish.digest import sha256_file
 from streamer.publish.feed import build_feed
-from streamer.publish.storage import Storage, check_key
+from streamer.publish.layout import (
+    CACHE_FEED,
+    CACHE_INDEX,
+    CACHE_MEDIA,
+    CACHE_RECORD,
+    EVENTS,
+    INDEX,
+    cache_control_for,
+    feed_key,
+    index_event,
+    index_key,
+    media_key,
+    record_key,
+    record_session,
+    thumbnail_key,
+)
+from streamer.publish.source import file_stat, load_local
+from streamer.publish.storage import Storage
 from streamer.timeutil import iso, now, parse_iso
 from streamer.vod import VodRecord, dump, vod_id
+from streamer.vod.folder import find_sessions, read_event
+
+# the key names are re-exported for callers that know them from here
+__all__ = [
+    "EVENTS",
+    "INDEX",
+    "Publisher",
+    "Report",
+    "cache_control_for",
+    "feed_key",
+    "find_sessions",
+    "index_key",
+    "media_key",
+    "read_events",
+    "read_index",
+    "read_record",
+    "record_key",
+    "thumbnail_key",
+]
 
 log = logging.getLogger(__name__)
 
-INDEX = "index.json"
-EVENTS = "events.json"
-FEED = "feed.xml"
-# keys under {event}/ ending in .json that are not VOD records
-_NOT_RECORDS = {INDEX, "event.json"}
-
-CACHE_MEDIA = "public, max-age=86400"  # a re-cut keeps its key; a day bounds staleness
-CACHE_RECORD = "public, max-age=60"
-CACHE_INDEX = "public, max-age=60"
-CACHE_FEED = "public, max-age=300"
 JSON = "application/json; charset=utf-8"
 
 # fields publish fills in; they do not count as a change of the VOD
 _PUBLISH_FIELDS = {"media_url", "thumbnail_url", "published_at", "updated_at", "version"}
 
 Progress = Callable[[str, int, int], None]
-
-
-def cache_control_for(key: str) -> str:
-    """The Cache-Control an object gets in S3, for servers of the local store to match."""
-    if key.endswith((".mp4", ".jpg")):
-        return CACHE_MEDIA
-    if key.endswith(".xml"):
-        return CACHE_FEED
-    return CACHE_INDEX
-
-
-def media_key(event_id: str, session_id: str) -> str:
-    return check_key(f"{event_id}/{session_id}.mp4")
-
-
-def thumbnail_key(event_id: str, session_id: str) -> str:
-    return check_key(f"{event_id}/{session_id}.jpg")
-
-
-def record_key(event_id: str, session_id: str) -> str:
-    return check_key(f"{event_id}/{session_id}.json")
-
-
-def index_key(event_id: str) -> str:
-    return check_key(f"{event_id}/{INDEX}")
-
-
-def feed_key(event_id: str) -> str:
-    return check_key(f"{event_id}/{FEED}")
 
 
 def encode_json(value: Any) -> bytes:
@@ -130,19 +126,6 @@ class Report:
     bytes_uploaded: int = 0
 
 
-@dataclass(frozen=True)
-class _Local:
-    """A session's files in the split output, hashed."""
-
-    record: VodRecord
-    media: Path
-    media_sha: str
-    media_stat: tuple[int, int]  # (size, mtime_ns) when hashed
-    thumb: Path | None
-    thumb_sha: str | None
-    thumb_stat: tuple[int, int]
-
-
 class Publisher:
     """Publishes split output into ``storage``. ``on_progress(key, done, total)`` in bytes."""
 
@@ -165,8 +148,8 @@ class Publisher:
 
     def publish_session(self, vod_dir: Path, event_id: str, session_id: str) -> VodRecord:
         """Publish one session of ``{vod_dir}/{event_id}/``, then its event's index and feed."""
-        event = load_event(vod_dir / event_id, event_id)
-        record = self._publish_one(vod_dir / event_id, event_id, session_id)
+        event = read_event(vod_dir, event_id)
+        record = self._publish_one(vod_dir, event_id, session_id)
         self._finish_event(event_id, event)
         return record
 
@@ -176,9 +159,9 @@ class Publisher:
         Each event's index is rebuilt once, after all its sessions are stored."""
         records: list[VodRecord] = []
         for event_id, session_ids in find_sessions(vod_dir).items():
-            event = load_event(vod_dir / event_id, event_id)
+            event = read_event(vod_dir, event_id)
             for session_id in session_ids:
-                records.append(self._publish_one(vod_dir / event_id, event_id, session_id))
+                records.append(self._publish_one(vod_dir, event_id, session_id))
             self._finish_event(event_id, event)
         return records
 
@@ -227,8 +210,8 @@ class Publisher:
         """Rebuild the root ``events.json`` from the event indexes in storage."""
         entries: list[dict[str, Any]] = []
         for key in self.storage.list(""):
-            parts = key.split("/")
-            if len(parts) != 2 or parts[1] != INDEX:
+            event_id = index_event(key)
+            if event_id is None:
                 continue
             try:
                 index = read_json(self.storage, key)
@@ -237,15 +220,15 @@ class Publisher:
                 continue
             if not isinstance(index, dict) or not index.get("items"):
                 continue  # an event with nothing published is not listed
-            event = index.get("event") or _minimal_event(parts[0])
+            event = index.get("event") or _minimal_event(event_id)
             items = index["items"]
             entries.append(
                 {
-                    "id": parts[0],
+                    "id": event_id,
                     "title": event.get("title"),
                     "timezone": event.get("timezone"),
                     "index_url": self.storage.url(key),
-                    "feed_url": self.storage.url(feed_key(parts[0])),
+                    "feed_url": self.storage.url(feed_key(event_id)),
                     "count": len(items),
                     "updated_at": max((i.get("updated_at") or "" for i in items), default=None),
                 }
@@ -264,8 +247,8 @@ class Publisher:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _publish_one(self, event_dir: Path, event_id: str, session_id: str) -> VodRecord:
-        local = load_local(event_dir, event_id, session_id)
+    def _publish_one(self, vod_dir: Path, event_id: str, session_id: str) -> VodRecord:
+        local = load_local(vod_dir, event_id, session_id)
         existing = read_record(self.storage, event_id, session_id)
         mkey, tkey = media_key(event_id, session_id), thumbnail_key(event_id, session_id)
 
@@ -362,7 +345,7 @@ class Publisher:
             sha256=sha,
             progress=progress,
         )
-        if _stat(path) != stat:
+        if file_stat(path) != stat:
             # sha was computed before; bytes that went up may not be the bytes hashed
             raise StorageError(f"{path} changed while publishing; publish again")
         # the backend verifies; a second look here guards against a backend that does not
@@ -404,11 +387,11 @@ class Publisher:
         """Records under ``{event}/`` whose media exist, sorted by start."""
         records: list[VodRecord] = []
         for key in self.storage.list(f"{event_id}/"):
-            name = key[len(event_id) + 1 :]
-            if "/" in name or not name.endswith(".json") or name in _NOT_RECORDS:
+            session_id = record_session(event_id, key)
+            if session_id is None:
                 continue
             try:
-                record = read_record(self.storage, event_id, name[: -len(".json")])
+                record = read_record(self.storage, event_id, session_id)
             except StorageError as exc:
                 # one unreadable object must not block the event's other VODs
                 log.warning("%s left out of the index: %s", key, exc)
@@ -437,88 +420,7 @@ class Publisher:
         self.report.skipped.append(key)
 
 
-# -- local split output ------------------------------------------------------------------------
-
-
-def find_sessions(vod_dir: Path) -> dict[str, list[str]]:
-    """``{event_id: [session_id...]}`` for every ``{event}/{session}.mp4`` with its ``.json``."""
-    if not vod_dir.is_dir():
-        raise NotFoundError(f"no such directory {vod_dir}")
-    found: dict[str, list[str]] = {}
-    for event_dir in sorted(p for p in vod_dir.iterdir() if p.is_dir()):
-        sessions = sorted(
-            p.stem
-            for p in event_dir.glob("*.json")
-            if p.name not in _NOT_RECORDS and p.with_suffix(".mp4").is_file()
-        )
-        if sessions:
-            found[event_dir.name] = sessions
-    return found
-
-
-def load_event(event_dir: Path, event_id: str) -> dict[str, Any] | None:
-    """The event as the split stage wrote it (``event.json``), or None if there is none."""
-    path = event_dir / "event.json"
-    if not path.is_file():
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(value, dict) or value.get("id", event_id) != event_id:
-        raise StorageError(f"{path}: not the event {event_id!r}")
-    value.setdefault("id", event_id)
-    return value
-
-
-def load_local(event_dir: Path, event_id: str, session_id: str) -> _Local:
-    """Read and hash a session's split output; the files are the truth for size and sha256."""
-    media = event_dir / f"{session_id}.mp4"
-    meta = event_dir / f"{session_id}.json"
-    thumb: Path | None = event_dir / f"{session_id}.jpg"
-    for key in (media_key(event_id, session_id), record_key(event_id, session_id)):
-        check_key(key)
-    if not media.is_file() or not meta.is_file():
-        raise NotFoundError(f"no split output for {vod_id(event_id, session_id)} in {event_dir}")
-    try:
-        record = VodRecord.model_validate_json(meta.read_bytes())
-    except (OSError, ValidationError) as exc:
-        raise StorageError(f"cannot read {meta}: {exc}") from exc
-    if (record.event_id, record.session_id) != (event_id, session_id):
-        raise StorageError(f"{meta} describes {record.id}, not {vod_id(event_id, session_id)}")
-    try:
-        media_stat = _stat(media)
-        media_sha = sha256_file(media)
-        has_thumb = thumb is not None and thumb.is_file()
-        thumb_stat = _stat(thumb) if thumb is not None and has_thumb else (0, 0)
-        thumb_sha = sha256_file(thumb) if thumb is not None and has_thumb else None
-    except OSError as exc:
-        raise StorageError(f"cannot read {event_dir}: {exc}") from exc
-    if thumb_sha is None:
-        thumb = None
-    media_size = media_stat[0]
-    if record.sha256 != media_sha or record.size_bytes != media_size:
-        log.warning("%s: sha256/size differ from the file; using the file's", meta)
-    update: dict[str, Any] = {
-        "id": vod_id(event_id, session_id),
-        "sha256": media_sha,
-        "size_bytes": media_size,
-        "thumbnail_sha256": thumb_sha,
-    }
-    return _Local(
-        record.model_copy(update=update), media, media_sha, media_stat, thumb, thumb_sha, thumb_stat
-    )
-
-
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    return st.st_size, st.st_mtime_ns
 
 
 def _minimal_event(event_id: str) -> dict[str, Any]:

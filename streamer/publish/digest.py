@@ -1,17 +1,7 @@
-"""Hashing helpers shared by the backends and the catalog."""
+"""Kept for imports elsewhere: the one file hash is :func:`streamer.files.sha256_file`."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+from streamer.files import CHUNK, sha256_file
 
-CHUNK = 1024 * 1024
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["CHUNK", "sha256_file"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from streamer.errors import NotFound, StorageError
+from streamer.files import atomic_file
 from streamer.publish.storage import ObjectInfo, check_key
 
 _CHUNK = 1024 * 1024
@@ -59,7 +59,7 @@ class LocalStorage:
         digest = hashlib.sha256()
         done = 0
         try:
-            with open(path, "rb") as src, self._atomic(target) as dst:
+            with open(path, "rb") as src, atomic_file(target, mode=0o644, sync_dir=True) as dst:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     dst.write(chunk)
@@ -80,7 +80,7 @@ class LocalStorage:
     ) -> ObjectInfo:
         target = self.path_for(key)
         try:
-            with self._atomic(target) as dst:
+            with atomic_file(target, mode=0o644, sync_dir=True) as dst:
                 dst.write(data)
         except OSError as exc:
             raise StorageError(f"cannot store {key}: {exc}") from exc
@@ -155,9 +155,6 @@ class LocalStorage:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _atomic(self, target: Path) -> _AtomicFile:
-        return _AtomicFile(target)
-
     def _remember(self, key: str, target: Path, sha256: str, content_type: str) -> ObjectInfo:
         st = target.stat()
         with self._lock:
@@ -169,60 +166,3 @@ class LocalStorage:
             content_type=content_type,
             etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
         )
-
-
-class _AtomicFile:
-    """A context manager: a hidden temp file next to ``target``, renamed onto it on success."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self._file: _Writer | None = None
-        self._tmp: str | None = None
-
-    def __enter__(self) -> _Writer:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
-        self._file = _Writer(fd)
-        return self._file
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        assert self._file is not None and self._tmp is not None
-        try:
-            if exc_type is None:
-                self._file.finish()
-                os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; served files must be readable
-                os.replace(self._tmp, self.target)
-                self._tmp = None
-                _fsync_dir(self.target.parent)
-        finally:
-            self._file.close()
-            if self._tmp is not None:
-                Path(self._tmp).unlink(missing_ok=True)
-
-
-class _Writer:
-    def __init__(self, fd: int) -> None:
-        self._f = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._f.write(data)
-
-    def finish(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-
-    def close(self) -> None:
-        self._f.close()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory; the rename is still atomic
-    finally:
-        os.close(fd)

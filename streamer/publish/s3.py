@@ -1,10 +1,13 @@
 """S3Storage: any S3-compatible store (AWS, MinIO, R2...) through boto3.
 
 Media go up through boto3's transfer manager (multipart above the part size, parts in
-parallel) with a SHA256 checksum per part, so a store that checks checksums refuses a corrupted
-part. After an upload, ``head`` verifies the size, our ``sha256`` metadata and the store's
-checksum (whole-object, or the checksum of the parts' checksums, compared with the ones botocore
-computed from the bytes it sent; ``verify_read=True`` reads the file again instead).
+parallel) with S3's own CRC64NVME checksum, which botocore computes per part with the CRT
+(hardware CRC, a fraction of the cost of a SHA256), so the store refuses a corrupted part. A
+multipart upload asks for the full-object checksum type: the store derives the whole file's
+CRC64NVME from the parts'. After an upload, ``head`` verifies the size, our ``sha256`` metadata
+(computed once, at split time: never again here) and the store's full-object CRC64NVME against
+the one combined from the parts' CRCs that botocore computed from the bytes it sent;
+``verify_read=True`` reads the file again and also checks its sha256.
 
 Every operation is retried as a whole, with backoff and a bounded total time, on connection
 errors, 5xx and throttling; botocore's own retries sit underneath.
@@ -16,8 +19,9 @@ import base64
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,13 +35,12 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_delay,
     wait_exponential,
     wait_random,
 )
 
 from streamer.errors import NotFound, StorageError
-from streamer.publish.digest import CHUNK
+from streamer.publish.crc64 import crc64nvme_b64, crc64nvme_combine, crc64nvme_file
 from streamer.publish.storage import ObjectInfo, check_key
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MB = 1024 * 1024
+CHECKSUM = "CRC64NVME"  # S3's own; botocore computes it with the CRT (awscrt)
 
 _THROTTLE = {
     "SlowDown",
@@ -69,6 +73,9 @@ class RetryPolicy:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
     botocore_attempts: int = 3
+    # the budget is counted on ``clock`` and waited out with ``sleep`` (tests pass fakes)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -137,7 +144,7 @@ class S3Storage:
             client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         self.client: S3Client = client
         self.verify_read = verify_read
-        # per-part SHA256s of multipart uploads, by full key, taken from the Complete request
+        # per-part CRC64NVMEs of multipart uploads, by full key, from the Complete request
         self._parts: dict[str, list[str]] = {}
         self._parts_lock = threading.Lock()
         self.client.meta.events.register(
@@ -192,7 +199,10 @@ class S3Storage:
             "ContentType": content_type,
             "CacheControl": cache_control,
             "Metadata": {"sha256": sha256},  # ASCII only: user metadata travels in headers
-            "ChecksumAlgorithm": "SHA256",
+            "ChecksumAlgorithm": CHECKSUM,
+            # multipart: the whole object's CRC, not a checksum of checksums (ignored for a
+            # single PUT, whose CRC covers the whole object anyway)
+            "ChecksumType": "FULL_OBJECT",
         }
 
         def upload() -> None:
@@ -270,7 +280,7 @@ class S3Storage:
                 sha256=resp.get("Metadata", {}).get("sha256"),
                 content_type=resp.get("ContentType"),
                 etag=str(resp.get("ETag", "")).strip('"') or None,
-                checksum_sha256=resp.get("ChecksumSHA256"),
+                checksum_crc64nvme=resp.get("ChecksumCRC64NVME"),
                 cache_control=resp.get("CacheControl"),
             )
 
@@ -303,37 +313,43 @@ class S3Storage:
     ) -> None:
         """The stored object is the file: size, our metadata, and the store's own checksum.
 
-        ``parts`` are the per-part SHA256s botocore computed from the bytes it sent (and a
-        checking store compared on receipt); without them, or with ``verify_read``, the file is
-        read again to compute them."""
+        ``parts`` are the per-part CRC64NVMEs botocore computed from the bytes it sent (and the
+        store compared on receipt); the whole file's CRC is combined from them. Without them
+        (a single PUT), or with ``verify_read``, the file is read again for its CRC and sha256."""
         if info is None:
             raise StorageError(f"{key}: missing right after upload")
         if info.size != size or info.sha256 != sha256:
             raise StorageError(
                 f"{key}: stored {info.size} bytes sha256={info.sha256}, expected {size} {sha256}"
             )
-        if not info.checksum_sha256:
+        if not info.checksum_crc64nvme:
             return  # a store without checksums: size and metadata are all there is
-        # whole-object below the part size, else the checksum of the parts' checksums
-        # (AWS appends "-N"; moto does not)
-        stored = info.checksum_sha256.split("-")[0]
-        if size < self.transfer.multipart_threshold:
-            expected = base64.b64encode(bytes.fromhex(sha256)).decode()
-        elif parts and not self.verify_read:
-            expected = composite_of(parts)
-        else:
-            full, expected = file_digests(path, self._chunksize(size))
+        if parts and not self.verify_read:
+            # the caller's sha256 (taken at split time) is trusted: not computed again here
+            expected = self._combined(parts, size)
+        else:  # one read for both (a single PUT is at most one part: cheap)
+            full, expected = file_digests(path)
             if full != sha256:
                 raise StorageError(f"{key}: {path} changed: sha256 {full}, expected {sha256}")
+        stored = info.checksum_crc64nvme
         if stored != expected:
             raise StorageError(f"{key}: store checksum {stored} differs from the file's {expected}")
+
+    def _combined(self, parts: Sequence[str], size: int) -> str:
+        """The whole object's CRC64NVME from its parts' (every part full but the last)."""
+        chunk = self._chunksize(size)
+        crc = 0
+        for i, part in enumerate(parts):
+            length = min(chunk, size - i * chunk)
+            crc = crc64nvme_combine(crc, int.from_bytes(base64.b64decode(part), "big"), length)
+        return crc64nvme_b64(crc)
 
     def _remember_parts(self, params: dict[str, Any], **_: Any) -> None:
         if params.get("Bucket") != self.bucket:
             return
         parts = params.get("MultipartUpload", {}).get("Parts", [])
         ordered = sorted(parts, key=lambda p: int(p.get("PartNumber", 0)))
-        checksums = [str(p.get("ChecksumSHA256", "")) for p in ordered]
+        checksums = [str(p.get(f"Checksum{CHECKSUM}", "")) for p in ordered]
         if checksums and all(checksums):
             with self._parts_lock:
                 self._parts[str(params.get("Key"))] = checksums
@@ -355,9 +371,15 @@ class S3Storage:
                 type(exc).__name__ if exc else "?",
             )
 
+        started = policy.clock()
+
+        def out_of_time(_: RetryCallState) -> bool:
+            return policy.clock() - started >= policy.total_s
+
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
-            stop=stop_after_delay(policy.total_s),
+            stop=out_of_time,
+            sleep=policy.sleep,
             wait=wait_exponential(multiplier=policy.initial_s, max=policy.max_wait_s)
             + wait_random(0, policy.initial_s),
             before_sleep=before_sleep,
@@ -393,31 +415,14 @@ class _Counter:
         self.sink(total)
 
 
-def file_digests(path: Path, part_size: int) -> tuple[str, str]:
-    """(hex SHA256 of the file, base64 SHA256 of its parts' SHA256s: S3's multipart checksum)."""
-    full = hashlib.sha256()
-    parts = hashlib.sha256()
+def file_digests(path: Path, *, sha: bool = True) -> tuple[str | None, str]:
+    """(hex SHA256 of the file or None, base64 CRC64NVME of it: S3's full-object checksum)."""
+    digest = hashlib.sha256() if sha else None
     try:
-        with open(path, "rb") as f:
-            while True:
-                part = hashlib.sha256()
-                left = part_size
-                while left > 0 and (chunk := f.read(min(CHUNK, left))):
-                    part.update(chunk)
-                    full.update(chunk)
-                    left -= len(chunk)
-                if left == part_size:
-                    break
-                parts.update(part.digest())
+        crc = crc64nvme_file(path, digest.update if digest is not None else None)
     except OSError as exc:
         raise StorageError(f"cannot read {path}: {exc}") from exc
-    return full.hexdigest(), base64.b64encode(parts.digest()).decode()
-
-
-def composite_of(part_checksums: Sequence[str]) -> str:
-    """S3's multipart checksum from the parts' base64 SHA256s."""
-    joined = b"".join(base64.b64decode(c) for c in part_checksums)
-    return base64.b64encode(hashlib.sha256(joined).digest()).decode()
+    return (digest.hexdigest() if digest is not None else None), crc64nvme_b64(crc)
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -192,6 +192,9 @@ class Checker:
         text = self.text(raw, line, key, what)
         if not isinstance(text, str):
             return text
+        if spec.choices and text not in spec.choices:
+            self.error(line, f"{key} of {what} must be one of {', '.join(spec.choices)}")
+            return _BAD
         if spec.kind is Kind.LANGUAGE and not LANG_RE.match(text):
             self.error(line, f"{key} of {what} must be a language code like ko or en, got {text!r}")
             return _BAD

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import datetime, tzinfo
 
-from streamer.schedule.model import Broadcast, Program, Session, Speaker, Title
+from streamer.schedule.model import Broadcast, CutPolicy, Program, Session, Speaker, Title
 from streamer.schedule.values import UNDETERMINED
 from streamer.schedule.yamlread import scalar
 
@@ -58,6 +58,8 @@ def dump_program(program: Program, *, comment: str | None = None) -> str:
         out.append(f"  url: {text(event.url)}")
     if event.description:
         out.extend(_title("  ", "description", event.description))
+    if event.cut_policy is not CutPolicy.SCHEDULE:
+        out.append(f"  cut_policy: {event.cut_policy.value}")
     out.append("broadcasts:" if program.broadcasts else "broadcasts: []")
     for b in program.broadcasts:
         out.extend(_broadcast(b, tz))

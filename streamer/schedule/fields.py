@@ -47,6 +47,7 @@ class Spec:
     kind: Kind
     required: bool
     model: type[BaseModel] | None = None  # ITEMS and MODEL: the model of an item
+    choices: tuple[str, ...] = ()  # TEXT from a string enum: the values allowed
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,13 @@ def specs(model: type[BaseModel]) -> Specs:
         if info.exclude:
             continue
         kind, item = _kind(info.annotation, tuple(info.metadata))
-        out.append(Spec(name, kind, info.is_required(), item))
+        enum = info.annotation
+        choices = (
+            tuple(str(v.value) for v in enum)
+            if isinstance(enum, type) and issubclass(enum, Enum) and issubclass(enum, str)
+            else ()
+        )
+        out.append(Spec(name, kind, info.is_required(), item, choices))
     first = [f for f in out if f.kind in (Kind.ZONE, Kind.LANGUAGE)]
     return Specs(
         fields=tuple(out),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -87,12 +87,21 @@ class Speaker(_Frozen):
     affiliation: str | None = None
 
 
+class CutPolicy(StrEnum):
+    """How a session's VOD is cut and published (issue 13)."""
+
+    SCHEDULE = "schedule"  # at the scheduled times (corrections and marks apply)
+    AUTO = "auto"  # at the suggested cut when confident enough, else scheduled + needs_review
+    REVIEW = "review"  # held until the media team accepts a cut
+
+
 class Event(_Frozen):
     id: Id
     title: Title
     timezone: Annotated[str, Reading.ZONE]
     url: str | None = None
     description: Title | None = None
+    cut_policy: CutPolicy = CutPolicy.SCHEDULE
 
     @property
     def tz(self) -> ZoneInfo:

@@ -78,3 +78,19 @@ def video_id(url: str) -> str | None:
         match = _VIDEO_PATH_RE.match(parts.path)
         return match.group(2) if match else None
     return None
+
+
+def public_url(url: str | None) -> str | None:
+    """What a public record may show of a broadcast URL: the canonical watch URL of a YouTube
+    video, a YouTube channel's ``/live`` page without query, or nothing (other URLs may carry
+    credentials or signed tokens)."""
+    if not url:
+        return None
+    vid = video_id(url)
+    if vid is not None:
+        return WATCH + vid
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in YOUTUBE_HOSTS and parts.username is None and _CHANNEL_LIVE_RE.match(parts.path):
+        return f"https://www.youtube.com{parts.path}"
+    return None

@@ -90,6 +90,8 @@ async def run_demo(
             "stall_timeout_s": 10.0,
             "watch_poll_s": 2.0,
             "port": port,
+            # the simulated broadcast is on 127.0.0.1: opt in to private sources, explicitly
+            "allow_private_sources": True,
         }
     )
     sim = SimulatedBroadcast(root / "sim", segment_s=1.0, width=640, height=360)
@@ -107,14 +109,7 @@ async def run_demo(
 
         orch.listeners.append(on_event)
         async with serve(demo_settings, orch, port=port) as base:
-            console.print(f"[bold]streamer demo[/bold]: {title_text(program.event.title)}")
-            console.print(f"  simulated broadcast  {sim.url}")
-            console.print(f"  viewer               {base}/")
-            console.print(f"  VOD index (JSON)     {base}/api/v1/vods")
-            console.print(
-                f"  program with states  {base}/api/v1/events/{program.event.id}/sessions"
-            )
-            console.print(f"  files                {demo_settings.data_dir}")
+            _banner(console, program, sim.url, base, demo_settings.data_dir)
             end = program.broadcasts[0].end
             deadline = end + timedelta(seconds=120)
             stopped = False
@@ -145,6 +140,15 @@ async def run_demo(
             return result
     finally:
         sim.close()
+
+
+def _banner(console: Console, program: Program, sim_url: str, base: str, files: Path) -> None:
+    console.print(f"[bold]streamer demo[/bold]: {title_text(program.event.title)}")
+    console.print(f"  simulated broadcast  {sim_url}")
+    console.print(f"  viewer               {base}/")
+    console.print(f"  VOD index (JSON)     {base}/api/v1/vods")
+    console.print(f"  program with states  {base}/api/v1/events/{program.event.id}/sessions")
+    console.print(f"  files                {files}")
 
 
 def _summary(

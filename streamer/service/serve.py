@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 
 from streamer.api.app import create_app
+from streamer.api.server import uvicorn_config
 from streamer.config import Settings
 from streamer.errors import ConfigError
 from streamer.pipeline.orchestrator import Orchestrator
@@ -42,7 +43,7 @@ async def serve(
         programs=lambda: list(orch.programs.values()),
         ready_checks=[orch.store.ping],
     )
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn_config(app, settings, host=host, port=port)  # limits: docs/security.md
     server = uvicorn.Server(config)
     # the caller owns SIGINT/SIGTERM, so that captures stop cleanly before exit
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -42,6 +42,7 @@ import ffmpeg
 from streamer import procs
 from streamer.capture.timeline import Piece
 from streamer.errors import SplitError, ToolError
+from streamer.split.faststart import Mp4Info, Written, describe, faststart
 from streamer.split.probe import PROTOCOLS, MediaInfo, Packet, Probe, probe_around, video_packets
 
 Mode = Literal["exact", "copy"]
@@ -110,6 +111,9 @@ class CutResult:
     duration_s: float  # planned media duration (sum of pieces)
     reencoded_frames: int
     pieces: int
+    sha256: str  # of the file at ``path``, taken while it was written
+    size: int
+    info: Mp4Info  # what the file holds, from its moov
 
 
 def _quote(text: str) -> str:
@@ -410,7 +414,8 @@ def _encode_cmd(cut: _PieceCut, enc: _Encode) -> list[str]:
         opts["ss"] = f"{seek:.6f}"
     quarter = (cut.info.video.frame_s if cut.info.video else 0.04) / 4
     # -copyts keeps the source's timestamps, so the trim is on absolute pts, whatever the seek
-    video = ffmpeg.input(cut.url, **opts).video.filter("trim", start=f"{enc.start - quarter:.6f}")
+    inp = ffmpeg.input(cut.url, **procs.fetched_input(opts))
+    video = inp.video.filter("trim", start=f"{enc.start - quarter:.6f}")
     out_args = _x264_args(cut, enc.from_key)
     out_args.update({"frames:v": enc.frames, "f": "mpegts"})
     cmd: list[str] = (
@@ -425,7 +430,7 @@ def _audio_cmd(cut: _PieceCut) -> list[str]:
     assert cut.audio is not None and cut.info.audio is not None
     # start on the AAC frame nearest the first video frame
     seek = cut.start - cut.info.start - cut.info.audio.frame_s / 2
-    inp = ffmpeg.input(cut.url, ss=f"{max(0.0, seek):.6f}", protocol_whitelist=PROTOCOLS)
+    inp = ffmpeg.input(cut.url, **procs.fetched_input({"ss": f"{max(0.0, seek):.6f}"}))
     cmd: list[str] = (
         inp.output(
             str(cut.audio), map="0:a:0", acodec="copy", f="adts", **{"frames:a": cut.audio_frames}
@@ -528,25 +533,45 @@ def cut(
     step("parts", 0.6)
 
     vlist, audio = _write_lists(cuts, workdir, joiner)
-    vin = ffmpeg.input(str(vlist), f="concat", safe=0, protocol_whitelist=PROTOCOLS)
+    vin = ffmpeg.input(str(vlist), **procs.fetched_input({"safe": 0}, fmt="concat"))
     streams = [vin.video]
     if audio is not None:
         ain = ffmpeg.input(audio, f="aac", protocol_whitelist=PROTOCOLS)
         streams.append(ain.audio)
     total = sum(c.duration for c in cuts)
+    # moov at the end here; moving it to the front (faststart) is done while hashing, below
+    joined = workdir / "joined.mp4"
     cmd = (
-        ffmpeg.output(*streams, str(out), c="copy", movflags="+faststart", f="mp4")
+        ffmpeg.output(*streams, str(joined), c="copy", f="mp4")
         .global_args("-nostdin", "-v", "error", "-y")
         .compile(cmd=procs.ffmpeg())
     )
     try:
         procs.run(cmd, timeout=_timeout(total))
+        written = _faststart(joined, out, total)
     except ToolError as exc:
         _unlink(out)
         raise SplitError(f"joining the parts failed: {exc}") from exc
+    except OSError as exc:
+        _unlink(out)
+        raise SplitError(f"writing {out.name} failed: {exc}") from exc
+    finally:
+        _unlink(joined)
     step("joined", 1.0)
     frames = sum((c.head.frames if c.head else 0) + (c.tail.frames if c.tail else 0) for c in cuts)
-    return CutResult(out, total, frames, len(cuts))
+    return CutResult(out, total, frames, len(cuts), written.sha256, written.size, written.info)
+
+
+def _faststart(joined: Path, out: Path, total: float) -> Written:
+    """``out`` with its moov in front, hashed as written; ffmpeg does the move when the
+    file is too large for its 32-bit offsets to move (then it is read once more to hash)."""
+    written = faststart(joined, out)
+    if written is not None:
+        return written
+    cmd = [procs.ffmpeg(), "-nostdin", "-v", "error", "-y", "-i", str(joined)]
+    cmd += ["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(out)]
+    procs.run(cmd, timeout=_timeout(total))
+    return describe(out)
 
 
 def _run_all(jobs: list[tuple[list[str], float]]) -> None:

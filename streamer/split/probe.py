@@ -71,7 +71,7 @@ class Packet:
 
 
 def _ffprobe(args: list[str], url: str) -> dict[str, Any]:
-    argv = [procs.ffprobe(), "-v", "error", "-protocol_whitelist", PROTOCOLS, *args]
+    argv = [procs.ffprobe(), "-v", "error", *procs.fetched_probe_args(), *args]
     argv += ["-of", "json", url]
     try:
         out = procs.run(argv, timeout=PROBE_TIMEOUT_S).stdout

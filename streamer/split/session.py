@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -12,33 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from streamer import vod
-from streamer.capture.timeline import Timeline, atomic_write
+from streamer.capture.timeline import Timeline
 from streamer.errors import SplitError
 from streamer.schedule.model import Program
-from streamer.split.cutter import Mode, cut
+from streamer.split.cutter import CutResult, Mode, cut
 from streamer.split.plan import SessionPlan, plan_session
-from streamer.split.probe import OutputInfo, output_info
 from streamer.split.thumbnail import write_thumbnail
 from streamer.timeutil import iso
+from streamer.vod.folder import Outputs, load_record, write_event, write_record
 
-EVENT_FILE = "event.json"
-
-
-@dataclass(frozen=True)
-class Outputs:
-    mp4: Path
-    jpg: Path
-    json: Path
-
-    @classmethod
-    def of(cls, out_root: Path, event_id: str, session_id: str) -> Outputs:
-        base = Path(out_root) / event_id
-        return cls(
-            base / f"{session_id}.mp4", base / f"{session_id}.jpg", base / f"{session_id}.json"
-        )
+__all__ = ["Outputs", "SplitResult", "load_record", "split_session", "write_event"]
 
 
 @dataclass(frozen=True)
@@ -47,31 +29,6 @@ class SplitResult:
     skipped: bool  # the outputs were already up to date
     plan: SessionPlan
     outputs: Outputs
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_event(program: Program, out_root: Path) -> Path:
-    """``{out}/{event}/event.json``: the event as the publisher reads it for the index."""
-    path = Path(out_root) / program.event.id / EVENT_FILE
-    body = json.dumps(program.event.model_dump(mode="json"), ensure_ascii=False, indent=2)
-    if not path.exists() or path.read_text("utf-8") != body + "\n":
-        atomic_write(path, (body + "\n").encode())
-    return path
-
-
-def load_record(path: Path) -> vod.VodRecord | None:
-    """A VOD record from its JSON, or None when absent or unreadable."""
-    try:
-        return vod.VodRecord.model_validate_json(path.read_text("utf-8"))
-    except (OSError, ValueError, ValidationError):
-        return None
 
 
 def _up_to_date(out: Outputs, fingerprint: str) -> vod.VodRecord | None:
@@ -121,19 +78,19 @@ def split_session(
     work = Path(tempfile.mkdtemp(dir=out.mp4.parent, prefix=f".{session_id}.", suffix=".tmp"))
     try:
         tmp_mp4, tmp_jpg = work / "vod.mp4", work / "thumb.jpg"
-        cut(plan.pieces, tmp_mp4, mode=mode, workdir=work / "parts", on_step=on_step)
-        info = output_info(tmp_mp4)
+        # the cut hashes its output while writing it and reads what it holds from its moov
+        done = cut(plan.pieces, tmp_mp4, mode=mode, workdir=work / "parts", on_step=on_step)
+        info = done.info
         if info.duration_s <= 0 or info.video_codec is None:
             raise SplitError(f"{session_id}: the cut produced no playable video")
         write_thumbnail(tmp_mp4, tmp_jpg, info.duration_s)
-        record = _record(plan, program, info, tmp_mp4, mode, fingerprint, source_url, timeline)
+        record = _record(plan, program, done, mode, fingerprint, source_url, timeline)
         # media first, record last: a record on disk always describes finished media, and
         # the old record goes first so a crash here leaves "not split", never a mismatch
         out.json.unlink(missing_ok=True)
         tmp_mp4.replace(out.mp4)
         tmp_jpg.replace(out.jpg)
-        body = json.dumps(vod.dump(record), ensure_ascii=False, indent=2) + "\n"
-        atomic_write(out.json, body.encode())
+        write_record(out.json, record)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SplitResult(record, False, plan, out)
@@ -142,14 +99,14 @@ def split_session(
 def _record(
     plan: SessionPlan,
     program: Program,
-    info: OutputInfo,
-    media: Path,
+    done: CutResult,
     mode: Mode,
     fingerprint: str,
     source_url: str | None,
     timeline: Timeline,
 ) -> vod.VodRecord:
     tz = program.event.tz
+    info = done.info
     session = program.session(plan.session_id)
     first, last = plan.pieces[0], plan.pieces[-1]
     extra: dict[str, Any] = {
@@ -177,8 +134,8 @@ def _record(
         scheduled_start=iso(session.start, tz),
         scheduled_end=iso(session.end, tz),
         duration_s=round(info.duration_s, 3),
-        size_bytes=media.stat().st_size,
-        sha256=_sha256(media),
+        size_bytes=done.size,
+        sha256=done.sha256,
         gaps=[vod.GapInfo(**g.to_json(tz)) for g in plan.gaps],
         coverage=plan.coverage,
         status="complete" if plan.status == "complete" else "incomplete",

@@ -1,4 +1,8 @@
-"""A JPEG thumbnail from a frame a little into the VOD that is not black (or flat)."""
+"""A JPEG thumbnail from a frame a little into the VOD that is not black (or flat).
+
+Every candidate time is sampled in one ffmpeg run, each at the first keyframe from it on; a
+source whose keyframes are too far apart for that is decoded exactly, one run per time.
+"""
 
 from __future__ import annotations
 
@@ -62,21 +66,79 @@ def is_blank(stats: tuple[float, float]) -> bool:
     return mean < DARK_MEAN or stdev < FLAT_STDEV
 
 
-def pick_time(video: Path, duration_s: float, scratch: Path) -> float:
-    """The first candidate time whose frame is not black or flat; the first one otherwise."""
-    times = candidates(duration_s)
-    for at in times:
-        stats = frame_stats(video, at, scratch)
+def _sample(i: int, out: Path) -> tuple[Path, Path]:
+    return out.with_name(f"{out.name}.{i}.gray"), out.with_name(f"{out.name}.{i}.jpg")
+
+
+def _all_candidates_cmd(video: Path, times: list[float], out: Path, width: int) -> list[str]:
+    """One ffmpeg run for every candidate: per time, a small grey sample and the JPEG.
+
+    Each input decodes keyframes only, from the time on: the first keyframe at or after it, so
+    a candidate costs one decoded frame, not up to a GOP (none when no keyframe follows).
+    """
+    outputs = []
+    for i, at in enumerate(times):
+        seek = {"ss": f"{at:.3f}"} if at > 0 else {}  # -ss 0 on a still image yields nothing
+        # keyframes only, without frame threads decoding ahead, and no audio demuxed
+        opts = {"noaccurate_seek": None, "threads": 1, "skip_frame": "nokey", "an": None}
+        stream = ffmpeg.input(str(video), **opts, **seek).video
+        gray, jpg = _sample(i, out)
+        outputs.append(
+            stream.filter("scale", SAMPLE_W, SAMPLE_H)
+            .filter("format", "gray")
+            .output(str(gray), f="rawvideo", **{"frames:v": 1})
+        )
+        outputs.append(
+            stream.filter("scale", f"min({width},iw)", -2).output(
+                str(jpg), f="image2", vcodec="mjpeg", **{"frames:v": 1, "q:v": 3}
+            )
+        )
+    cmd: list[str] = (
+        ffmpeg.merge_outputs(*outputs)
+        .global_args("-nostdin", "-v", "error", "-y")
+        .compile(cmd=procs.ffmpeg())
+    )
+    return cmd
+
+
+def _stats(gray: Path) -> tuple[float, float] | None:
+    try:
+        data = gray.read_bytes()
+    except OSError:
+        return None
+    if len(data) < SAMPLE_W * SAMPLE_H:
+        return None
+    values = list(data[: SAMPLE_W * SAMPLE_H])
+    return statistics.fmean(values), statistics.pstdev(values)
+
+
+def _keyframe_pick(times: list[float], out: Path) -> int | None:
+    """The first candidate with a frame that is not blank; None when there is none, or when a
+    candidate before the last had no keyframe to show (a long GOP: decode exactly instead)."""
+    first: int | None = None
+    missing = False
+    for i in range(len(times)):
+        stats = _stats(_sample(i, out)[0])
+        if stats is None or not _sample(i, out)[1].exists():
+            missing = True
+            continue
+        if not is_blank(stats):
+            return i
+        first = i if first is None else first
+    return None if missing else first
+
+
+def _exact(video: Path, out: Path, times: list[float], width: int) -> float:
+    """The frame at each time decoded exactly, one run per time until one is not blank."""
+    at = times[0]
+    for t in times:
+        stats = frame_stats(video, t, out.with_name(out.name + ".probe.gray"))
         if stats is not None and not is_blank(stats):
-            return at
-    return times[0]
-
-
-def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280) -> float:
-    """Write ``out`` (JPEG, at most ``width`` wide); returns the time used."""
-    at = pick_time(video, duration_s, out.with_name(out.name + ".probe.gray"))
+            at = t
+            break
+    seek = {"ss": f"{at:.3f}"} if at > 0 else {}
     cmd = (
-        ffmpeg.input(str(video), ss=f"{at:.3f}")
+        ffmpeg.input(str(video), **seek)
         .output(
             str(out),
             vf=f"scale='min({width},iw)':-2",
@@ -87,10 +149,28 @@ def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280
         .global_args("-nostdin", "-v", "error", "-y")
         .compile(cmd=procs.ffmpeg())
     )
+    procs.run(cmd, timeout=TIMEOUT_S)
+    return at
+
+
+def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280) -> float:
+    """Write ``out`` (JPEG, at most ``width`` wide) from the first candidate time whose frame is
+    not black or flat (the first one otherwise); returns the time used."""
+    times = candidates(duration_s)
     try:
-        procs.run(cmd, timeout=TIMEOUT_S)
+        procs.run(_all_candidates_cmd(video, times, out, width), timeout=TIMEOUT_S)
+        chosen = _keyframe_pick(times, out)
+        if chosen is not None:
+            _sample(chosen, out)[1].replace(out)
+            at = times[chosen]
+        else:
+            at = _exact(video, out, times, width)
     except ToolError as exc:
         raise SplitError(f"thumbnail failed: {exc}") from exc
+    finally:
+        for i in range(len(times)):
+            for f in _sample(i, out):
+                f.unlink(missing_ok=True)
     if not out.exists() or out.stat().st_size == 0:
         raise SplitError(f"thumbnail failed: ffmpeg wrote nothing at {at:.1f}s")
     return at

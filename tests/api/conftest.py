@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -24,18 +25,19 @@ from fastapi.testclient import TestClient
 from streamer.api.app import create_app
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, NotFoundError
-from streamer.pipeline.control import CutRequest
+from streamer.files import sha256_file
+from streamer.pipeline.control import CutRequest, MarkRequest
 from streamer.publish.catalog import Publisher
-from streamer.publish.digest import sha256_file
 from streamer.publish.local import LocalStorage
 from streamer.schedule.model import Broadcast, Event, Program, Session, Speaker
 from streamer.timeutil import iso, now
 from streamer.vod import VodRecord, dump, vod_id
+from tests.conftest import TEST_TOKEN
 
 SEOUL = ZoneInfo("Asia/Seoul")
 EVENT_ID = "sejong-smartcity-forum-2021"
 FUTURE_ID = "future-forum"
-TOKEN = "test-admin-token-0123456789"
+TOKEN = TEST_TOKEN
 
 
 def kst(day: int, hour: int, minute: int = 0) -> datetime:
@@ -426,6 +428,16 @@ class FakeControl:
             "correction": request.model_dump(mode="json"),
         }
 
+    def suggest(self, session_id: str) -> dict[str, Any]:
+        self._session(session_id)
+        self.calls.append(("suggest", session_id))
+        return {"id": session_id, "confidence": 0.9, "signals": []}
+
+    def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
+        self._session(session_id)
+        self.calls.append(("mark", (session_id, request)))
+        return {"session_id": session_id, "edge": request.edge, "source": source}
+
     def publish(self, session_id: str) -> dict[str, Any]:
         self._session(session_id)
         if session_id in self.locked:
@@ -500,10 +512,15 @@ class LiveServer:
     thread: threading.Thread
 
 
-def start_server(app: FastAPI, port: int) -> LiveServer:
+def start_server(app: FastAPI) -> LiveServer:
+    """uvicorn on a socket bound here to port 0: the port is ours from the start (no window in
+    which another process could take a port picked as free)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -517,8 +534,8 @@ def start_server(app: FastAPI, port: int) -> LiveServer:
 
 
 @pytest.fixture
-def live_server(app: FastAPI, free_port: int) -> Iterator[LiveServer]:
-    live = start_server(app, free_port)
+def live_server(app: FastAPI) -> Iterator[LiveServer]:
+    live = start_server(app)
     yield live
     live.server.should_exit = True
     live.thread.join(timeout=10)

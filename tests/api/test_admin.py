@@ -23,6 +23,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/admin/broadcasts/day1/record", None),
     ("POST", "/api/v1/admin/broadcasts/day1/stop", None),
     ("POST", "/api/v1/admin/reload", None),
+    ("POST", "/api/v1/admin/sessions/d1-newdeal/mark", {"edge": "start"}),
+    ("GET", "/api/v1/admin/sessions/d1-newdeal/suggestion", None),
 ]
 
 
@@ -81,6 +83,8 @@ def test_every_route_delegates(admin_client: TestClient, control: FakeControl) -
         "record",
         "stop",
         "reload",
+        "mark",
+        "suggest",
     ]
     assert results[0].json()["sessions"][0]["state"] == "published"
     assert results[3].json() == {"id": "d1-newdeal", "state": "unpublished"}

@@ -3,11 +3,12 @@ open /, switch to English, open a session, the video plays; a screenshot is kept
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.api.conftest import EVENT_ID, LiveServer
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -25,6 +26,15 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+def wait_js(page: Page, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll ``expression`` (page.evaluate runs over CDP, outside the page's CSP, which
+    refuses the eval that page.wait_for_function needs) until true, within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(locale="ko-KR", viewport={"width": 1100, "height": 900})
@@ -38,6 +48,11 @@ def test_open_switch_language_watch_and_play(
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the Content-Security-Policy must not block anything the viewer itself does
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     page.goto(f"{live_server.url}/")
     # Korean by default (Accept-Language from the ko-KR locale), and it renders as text
     expect(page.locator("html")).to_have_attribute("lang", "ko")
@@ -64,24 +79,24 @@ def test_open_switch_language_watch_and_play(
     expect(page.locator("p.subtitle")).to_have_text("코로나 이후 도시의 미래와 세종의 대응")
 
     video = page.locator("video")
-    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=15000)
+    wait_js(page, "document.querySelector('video').readyState >= 1")
     duration = page.evaluate("document.querySelector('video').duration")
     assert 3.5 < duration < 4.5
     page.evaluate(
         "() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }"
     )
-    page.wait_for_function("document.querySelector('video').currentTime > 0.5", timeout=15000)
+    wait_js(page, "document.querySelector('video').currentTime > 0.5")
     # seeking works (the server answers Range requests)
     page.evaluate("() => { const v = document.querySelector('video'); v.currentTime = 3.0; }")
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video');"
-        " return !v.seeking && v.currentTime >= 2.9; }",
-        timeout=15000,
+    wait_js(
+        page,
+        "(() => { const v = document.querySelector('video');"
+        " return !v.seeking && v.currentTime >= 2.9; })()",
     )
     # keyboard: k pauses
     page.locator("h1").click()
     page.keyboard.press("k")
-    page.wait_for_function("document.querySelector('video').paused", timeout=5000)
+    wait_js(page, "document.querySelector('video').paused", 5.0)
     expect(video).to_have_attribute("preload", "metadata")
     page.screenshot(path=str(artifacts_dir / "api-viewer-watch.png"), full_page=True)
     assert errors == []
@@ -99,3 +114,38 @@ def test_readable_without_javascript(browser: Browser, live_server: LiveServer) 
         expect(page).to_have_url(f"{live_server.url}/#d-2021-04-29")
     finally:
         context.close()
+
+
+def test_api_docs_work_offline(
+    browser: Browser, live_server: LiveServer, artifacts_dir: Path
+) -> None:
+    """/docs with Chromium's network closed to everything but the app: Swagger UI's assets come
+    from the app itself, and the page lists every documented route."""
+    context = browser.new_context(locale="en-US")
+    blocked: list[str] = []
+
+    def only_the_app(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(live_server.url + "/"):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_the_app)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{live_server.url}/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("streamer")
+        spec = page.request.get(f"{live_server.url}/openapi.json").json()
+        paths = sorted(spec["paths"])
+        assert "/api/v1/vods" in paths
+        for path in paths:
+            expect(page.locator(f'.opblock-summary-path[data-path="{path}"]').first).to_be_visible()
+        page.screenshot(path=str(artifacts_dir / "api-docs-offline.png"), full_page=False)
+    finally:
+        context.close()
+    assert blocked == []  # nothing was even asked of a CDN
+    assert errors == []

@@ -45,7 +45,9 @@ def test_readyz_checks_storage_and_database(settings: Settings, catalog: Catalog
         body = r.json()
         assert body["status"] == "unavailable"
         assert body["checks"]["storage"] == "ok"
-        assert body["checks"]["database_down"].startswith("error:")
+        # the public side says which check failed, not why (paths, SQL): that is in the log
+        assert body["checks"]["database_down"] == "error"
+        assert "sqlite" not in r.text and "/" not in body["checks"]["database_down"]
 
 
 def test_readyz_storage_unreachable(
@@ -66,7 +68,7 @@ def test_readyz_storage_unreachable(
     with TestClient(app) as c:
         r = c.get("/readyz")
         assert r.status_code == 503
-        assert r.json()["checks"]["storage"].startswith("error:")
+        assert r.json()["checks"]["storage"] == "error"
         assert c.get("/healthz").status_code == 200
         # the public API says so too, as JSON
         api = c.get("/api/v1/vods")

@@ -57,7 +57,8 @@ def test_orchestrator_rows_override_states_but_not_the_published_links(catalog: 
     assert prog is not None
     by_id = {r["id"]: r for r in prog.sessions}
     keynote = by_id["d1-keynote-1"]
-    assert (keynote["state"], keynote["reason"]) == ("splitting", "re-cut")
+    # the public side gets a code and a short message, not the orchestrator's own words
+    assert (keynote["state"], keynote["reason_code"]) == ("splitting", "processing")
     assert keynote["vod_id"] == vod_id(EVENT_ID, "d1-keynote-1")  # the old cut stays watchable
     assert keynote["watch_url"] == f"/watch/{keynote['vod_id']}"
     assert by_id["d3-standards"]["state"] == "failed"

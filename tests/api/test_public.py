@@ -302,7 +302,8 @@ def test_sessions_with_orchestrator_states(admin_client: TestClient) -> None:
     body = admin_client.get(f"/api/v1/events/{EVENT_ID}/sessions").json()
     sessions = {s["id"]: s for s in body["sessions"]}
     assert sessions["d3-standards"]["state"] == "failed"
-    assert sessions["d3-standards"]["reason"] == "no coverage: capture gap"
+    assert sessions["d3-standards"]["reason_code"] == "capture_gap"
+    assert sessions["d3-standards"]["reason"] == "the recording has gaps"
     assert sessions["d1-keynote-1"]["progress"] == 1.0
     assert sessions["d1-keynote-1"]["watch_url"] == f"/watch/{EVENT_ID}.d1-keynote-1"
     # the orchestrator does not know the future event: schedules + clock answer

@@ -43,3 +43,13 @@ def yt_content(tmp_path_factory: pytest.TempPathFactory) -> Content:
     """The YouTube-shaped simulator's broadcast: 240 s at 160x90, 10 fps, 2 s segments."""
     return prepare(tmp_path_factory.mktemp("yt"), duration_s=240, segment_s=2.0, width=160,
                    height=90, fps=10)  # fmt: skip
+
+
+@pytest.fixture(autouse=True, scope="session")
+def allow_loopback_sources() -> Iterator[None]:
+    """The simulators here serve on 127.0.0.1, which the SSRF policy refuses by default:
+    every capture test opts in explicitly (Settings() reads the variable). Session-scoped,
+    so module-scoped recordings see it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")
+        yield

@@ -107,7 +107,8 @@ def test_record_rejects_until_with_duration(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_record_cli_progress_final_line_and_sigterm(tmp_path: Path, replay: ReplayServer) -> None:
     out = tmp_path / "rec"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the replay server is on 127.0.0.1: the CLI must be told that this source is allowed
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STREAMER_ALLOW_PRIVATE_SOURCES": "true"}
     proc = subprocess.Popen(
         streamer_cmd("record", replay.url(0), "--out", str(out)),
         stdout=subprocess.PIPE,

@@ -28,11 +28,12 @@ import httpx
 import pytest
 
 from streamer.timeutil import iso, now
+from tests.api.test_browser import wait_js
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ScriptedLive
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "e2e-admin-token-0123456789"
+TOKEN = "e2e-admin-token-0123456789abcdefghijklmnop"
 SECRET = "hook-secret"
 STREAMER = [sys.executable, "-m", "streamer"]
 
@@ -48,7 +49,12 @@ class Hooks:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                want = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                # signed: "{timestamp}.{delivery}." + body (docs/security.md)
+                signed = (
+                    f"{self.headers.get('X-Streamer-Timestamp')}."
+                    f"{self.headers.get('X-Streamer-Delivery')}."
+                ).encode() + body
+                want = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
                 if self.headers.get("X-Streamer-Signature") != want:
                     hooks.bad_signatures += 1
                 hooks.events.append(json.loads(body))
@@ -167,12 +173,12 @@ def play_in_chromium(url: str, screenshot: Path) -> None:
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url)
-            page.wait_for_function("document.querySelector('video').readyState >= 1")
+            wait_js(page, "document.querySelector('video').readyState >= 1")
             page.evaluate(
                 "() => { const v = document.querySelector('video');"
                 " v.muted = true; return v.play(); }"
             )
-            page.wait_for_function("document.querySelector('video').currentTime > 3", timeout=20000)
+            wait_js(page, "document.querySelector('video').currentTime > 3", 20.0)
             assert page.evaluate("document.querySelector('video').error") is None
             page.screenshot(path=str(screenshot))
             assert errors == []
@@ -194,6 +200,7 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         "STREAMER_DATA_DIR": str(tmp_path / "data"),
         "STREAMER_SCHEDULES": str(schedules),
         "STREAMER_ADMIN_TOKEN": TOKEN,
+        "STREAMER_ALLOW_PRIVATE_SOURCES": "true",  # the simulator and hooks are on 127.0.0.1
         "STREAMER_GRACE_S": "2",
         "STREAMER_WATCH_LEAD_S": "60",
         "STREAMER_STALL_TIMEOUT_S": "8",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from streamer.errors import NotFoundError, StorageError
+from streamer.publish import catalog
 from streamer.publish.catalog import (
     Publisher,
     cache_control_for,
@@ -21,6 +22,7 @@ from streamer.publish.catalog import (
 from streamer.publish.local import LocalStorage
 from streamer.publish.memory import MemoryStorage
 from streamer.publish.storage import Storage
+from streamer.timeutil import now
 from streamer.vod import VodRecord
 
 from .conftest import EVENT, EVENT_ID, MotoS3, make_s3, sha256_of, write_session
@@ -109,11 +111,14 @@ def test_feed_is_valid_rss_with_enclosures(storage: Storage, vod_dir: Path) -> N
         assert item.findtext("pubDate", "").endswith("+0900")
 
 
-def test_republish_unchanged_uploads_nothing(storage: Storage, vod_dir: Path) -> None:
+def test_republish_unchanged_uploads_nothing(
+    storage: Storage, vod_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Publisher(storage).publish_dir(vod_dir)
     before = {k: storage.head(k) for k in storage.list()}
     index_before = storage.get_bytes(f"{EVENT_ID}/index.json")
-    time.sleep(1.05)  # S3 LastModified has 1 s resolution
+    later = now() + timedelta(hours=1)  # a re-publish that wrote anything would stamp this
+    monkeypatch.setattr(catalog, "now", lambda: later)
     watched = Watched(storage)
     again = Publisher(watched)
     records = again.publish_dir(vod_dir)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from pathlib import Path
 
 from streamer.publish.catalog import Publisher, read_index
 from streamer.publish.local import LocalStorage
+from streamer.publish.storage import ObjectInfo
 from streamer.vod import VodRecord, dump
 
 
@@ -39,15 +39,26 @@ def test_overlapping_publishes_keep_both_in_the_index(tmp_path: Path) -> None:
     write_vod(vods, "a")
     write_vod(vods, "b")
     store = LocalStorage(tmp_path / "public")
-    real_list = store.list
+    real_list, real_put = store.list, store.put_bytes
+    a_listed, b_recorded = threading.Event(), threading.Event()
 
-    def slow_list(prefix: str = "") -> list[str]:
+    def list_then_wait(prefix: str = "") -> list[str]:
         keys = real_list(prefix)
-        if prefix == "ev/" and threading.current_thread().name == "A":
-            time.sleep(0.5)  # A lists before B's record lands; unguarded, A would write last
+        if prefix == "ev/" and threading.current_thread().name == "A" and not a_listed.is_set():
+            # A has listed; B's record now lands before A writes the index. Unguarded, A
+            # would write last and drop b; guarded, B waits for A, then lists both
+            a_listed.set()
+            assert b_recorded.wait(30)
         return keys
 
-    store.list = slow_list  # type: ignore[method-assign]
+    def put_and_tell(key: str, data: bytes, **kw: str) -> ObjectInfo:
+        info = real_put(key, data, **kw)
+        if key == "ev/b.json":
+            b_recorded.set()
+        return info
+
+    store.list = list_then_wait  # type: ignore[method-assign]
+    store.put_bytes = put_and_tell  # type: ignore[method-assign]
 
     def publish(sid: str) -> None:
         Publisher(store).publish_session(tmp_path / "vods", "ev", sid)
@@ -55,7 +66,7 @@ def test_overlapping_publishes_keep_both_in_the_index(tmp_path: Path) -> None:
     a = threading.Thread(target=publish, args=("a",), name="A")
     b = threading.Thread(target=publish, args=("b",), name="B")
     a.start()
-    time.sleep(0.1)
+    assert a_listed.wait(30)
     b.start()
     a.join()
     b.join()

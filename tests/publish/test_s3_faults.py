@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -148,25 +148,52 @@ def test_throttling_and_5xx_are_retried(
     assert assert_sound(store) == 2
 
 
+class FakeTime:
+    """A clock that moves only when slept on: retry budgets are counted, not waited out."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_refusal_is_not_retried(proxy: FaultyProxy, bucket: str, vod_dir: Path) -> None:
     proxy.rules.append(fail_first(100, 403, "AccessDenied", "PUT", ".json"))
-    store = _store(proxy, bucket)
-    started = time.monotonic()
+    fake = FakeTime()
+    store = _store(proxy, bucket, retry=replace(RETRY, clock=fake.clock, sleep=fake.sleep))
     with pytest.raises(StorageError, match="AccessDenied"):
         Publisher(store).publish_dir(vod_dir)
-    assert time.monotonic() - started < 5
-    assert len(proxy.faults) == 1  # no retry of a refusal
+    assert fake.sleeps == []  # no wait, no retry of a refusal
+    assert len(proxy.faults) == 1
     assert read_index(store, EVENT_ID) is None  # media went up; nothing points at them yet
 
 
 def test_retry_budget_is_bounded(proxy: FaultyProxy, bucket: str, tmp_path: Path) -> None:
     proxy.rules.append(fail_first(10_000, 503, "SlowDown", "PUT", "a.json"))
-    quick = RetryPolicy(total_s=1.0, initial_s=0.05, max_wait_s=0.2, botocore_attempts=1)
+    fake = FakeTime()
+    quick = RetryPolicy(
+        total_s=1.0,
+        initial_s=0.05,
+        max_wait_s=0.2,
+        botocore_attempts=1,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
     store = _store(proxy, bucket, retry=quick)
-    started = time.monotonic()
     with pytest.raises(StorageError, match="SlowDown"):
         store.put_bytes("e/a.json", b"{}", content_type="application/json", cache_control="c")
-    assert 1.0 <= time.monotonic() - started < 4
+    # every attempt but the last was followed by one wait, each within the backoff's cap
+    # (an attempt is one or more requests: botocore's own retries sit underneath)
+    assert len(proxy.faults) >= len(fake.sleeps) + 1
+    assert all(0 < s <= quick.max_wait_s + quick.initial_s for s in fake.sleeps)
+    # it gave up as soon as the budget was spent, not before and not one wait later
+    assert sum(fake.sleeps) >= quick.total_s > sum(fake.sleeps[:-1])
     assert len(proxy.faults) > 3
 
 

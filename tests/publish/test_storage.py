@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 from pathlib import Path
 
 import httpx
 import pytest
+from awscrt import checksums
 
 from streamer.errors import NotFound, StorageError
+from streamer.publish.crc64 import crc64nvme_b64
 from streamer.publish.local import LocalStorage
 from streamer.publish.memory import MemoryStorage
 from streamer.publish.s3 import S3Storage
@@ -125,7 +126,10 @@ def test_s3_multipart_headers_and_checksum(moto_s3: MotoS3, bucket: str, tmp_pat
     assert raw["ContentType"] == "video/mp4"
     assert raw["CacheControl"] == "public, max-age=86400"
     assert raw["Metadata"] == {"sha256": sha}
-    assert raw.get("ChecksumSHA256")
+    # S3's own full-object CRC64NVME, the one of the whole file (not of the parts' checksums)
+    assert raw.get("ChecksumType") == "FULL_OBJECT"
+    assert raw["ChecksumCRC64NVME"] == crc64nvme_b64(checksums.crc64nvme(path.read_bytes()))
+    assert "ChecksumSHA256" not in raw
     assert seen and seen[-1] == 12 * MB
     # the key is relative to the prefix everywhere we hand it out
     assert store.list() == ["ev/big.mp4"]
@@ -134,12 +138,27 @@ def test_s3_multipart_headers_and_checksum(moto_s3: MotoS3, bucket: str, tmp_pat
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == sha
 
 
+def test_s3_parts_carry_crc64nvme_not_sha256(moto_s3: MotoS3, bucket: str, tmp_path: Path) -> None:
+    """Each part goes up with S3's CRC64NVME (computed by botocore), none with a SHA256: the
+    file's sha256 is the one taken at split time, not computed again per part."""
+    store = make_s3(moto_s3, bucket)
+    sent: list[dict[str, str]] = []
+    store.client.meta.events.register(
+        "before-send.s3.UploadPart",
+        lambda request, **_: sent.append({k.lower(): str(v) for k, v in request.headers.items()}),
+    )
+    path, sha = _file(tmp_path, 11 * MB)
+    store.put_file("ev/p.mp4", path, content_type="video/mp4", cache_control="c", sha256=sha)
+    assert len(sent) == 3
+    for headers in sent:
+        assert "x-amz-checksum-crc64nvme" in headers
+        assert not any(k.startswith("x-amz-checksum-sha") for k in headers)
+
+
 def _part_checksums(path: Path, part: int) -> list[str]:
     data = path.read_bytes()
-    return [
-        base64.b64encode(hashlib.sha256(data[i : i + part]).digest()).decode()
-        for i in range(0, len(data), part)
-    ]
+    runs = [data[i : i + part] for i in range(0, len(data), part)]
+    return [crc64nvme_b64(checksums.crc64nvme(run)) for run in runs]
 
 
 @pytest.mark.parametrize(
@@ -160,7 +179,7 @@ def test_s3_verification_catches_a_tampered_object(
     other, _ = _file(tmp_path, size, "other")
     moto_s3.client().upload_file(
         str(other), bucket, "vods/ev/x.mp4",
-        ExtraArgs={"Metadata": {"sha256": sha}, "ChecksumAlgorithm": "SHA256"},
+        ExtraArgs={"Metadata": {"sha256": sha}, "ChecksumAlgorithm": "CRC64NVME"},
         Config=store.transfer,
     )  # fmt: skip
     with pytest.raises(StorageError, match="checksum"):

@@ -129,6 +129,7 @@ def test_cut_across_gap_skips_it_and_lists_it(cuts: Cutter, tmp_path: Path) -> N
             "start": "2026-05-01T10:00:16+09:00",
             "end": "2026-05-01T10:00:20+09:00",
             "duration_s": 4.0,
+            "reason": "no segments",
         }
     ]
     assert "incomplete" in (rec.model_extra or {})["reason"]

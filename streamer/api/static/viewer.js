@@ -82,7 +82,7 @@
     if (button && field) {
       button.hidden = false;
       button.addEventListener("click", function () {
-        var url = new URL(field.value);
+        var url = new URL(field.value, location.href);  // relative unless STREAMER_SITE_URL is set
         url.searchParams.set("t", String(Math.floor(video.currentTime)));
         field.value = url.toString();
         var done = function () { button.textContent = button.getAttribute("data-copied"); };

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from streamer.schedule.model import Speaker, Title
+from streamer.schedule.urls import public_url
 
 
 class GapInfo(BaseModel):
@@ -52,6 +53,12 @@ class VodRecord(BaseModel):
     published_at: str | None = None
     updated_at: str | None = None
     version: int = 0
+
+    @field_validator("source_url")
+    @classmethod
+    def _public_source(cls, value: str | None) -> str | None:
+        # a broadcast URL may hold user:pass@ or ?token=; the public record keeps none of it
+        return public_url(value)
 
 
 def vod_id(event_id: str, session_id: str) -> str:

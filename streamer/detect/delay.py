@@ -1,0 +1,53 @@
+"""The running delay: once a session's real start is known, later sessions of the same
+broadcast and day shift by the same delay, until the next known point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from streamer.schedule.model import Session
+
+
+@dataclass(frozen=True)
+class Predicted:
+    start: datetime
+    end: datetime
+    delay_s: float  # predicted start − scheduled start
+    known: bool  # the start is a known point, not a prediction
+    since: str | None  # the session whose known start sets the delay
+
+
+def predict(
+    sessions: list[Session], known_starts: Mapping[str, datetime], tz: ZoneInfo
+) -> dict[str, Predicted]:
+    """Predicted windows of ``sessions``; ``known_starts`` maps session ids to real starts."""
+    out: dict[str, Predicted] = {}
+    groups: dict[tuple[str, object], list[Session]] = {}
+    for s in sessions:
+        groups.setdefault((s.broadcast, s.start.astimezone(tz).date()), []).append(s)
+    for group in groups.values():
+        delay = timedelta(0)
+        since: str | None = None
+        for s in sorted(group, key=lambda s: s.start):
+            real = known_starts.get(s.id)
+            if real is not None:
+                delay, since = real - s.start, s.id
+            out[s.id] = Predicted(
+                start=s.start + delay,
+                end=s.end + delay,
+                delay_s=delay.total_seconds(),
+                known=real is not None,
+                since=since,
+            )
+    return out
+
+
+def describe(delay_s: float) -> str:
+    """``running ~7 min late`` / ``running ~2 min early`` / ``on time``."""
+    minutes = round(abs(delay_s) / 60)
+    if minutes == 0:
+        return "on time"
+    return f"running ~{minutes} min {'late' if delay_s > 0 else 'early'}"

@@ -1,0 +1,164 @@
+"""Operator marks ("started now", "ended now") in the state DB, with who, when and from where.
+
+Its own table on the store's engine, so the store's schema and migrations stay untouched. Every
+mark is kept (the history is the audit log); the latest per session and edge is the one used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from streamer.detect import Edge, Mark
+from streamer.errors import InvalidRequest, StateError
+from streamer.pipeline.rows import UTCDateTime
+from streamer.pipeline.store import Store
+from streamer.timeutil import iso, now
+
+# A late day runs past the broadcast's scheduled end; a mark up to this much later is accepted.
+LATE_SLACK_S = 60 * 60.0
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class MarkRow(_Base):
+    __tablename__ = "marks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(80), index=True)
+    session_id: Mapped[str] = mapped_column(String(80), index=True)
+    edge: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(40))  # cli | api | desk
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class MarkRecord:
+    event_id: str
+    session_id: str
+    edge: Edge
+    at: datetime
+    by: str
+    source: str
+    made_at: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "event_id": self.event_id,
+            "session_id": self.session_id,
+            "edge": self.edge.value,
+            "at": iso(self.at),
+            "by": self.by,
+            "source": self.source,
+            "made_at": iso(self.made_at),
+        }
+
+    def as_mark(self) -> Mark:
+        return Mark(self.session_id, self.edge, self.at, self.by)
+
+
+def _record(row: MarkRow) -> MarkRecord:
+    return MarkRecord(
+        row.event_id, row.session_id, Edge(row.edge), row.at, row.by, row.source, row.made_at
+    )
+
+
+class MarkStore:
+    """Marks beside the store's tables (same DB, same engine)."""
+
+    def __init__(self, store: Store, *, slack_s: float = LATE_SLACK_S) -> None:
+        self.store = store
+        self.slack_s = slack_s
+        try:
+            _Base.metadata.create_all(store.engine)
+        except SQLAlchemyError as exc:
+            raise StateError(f"state DB error: {exc}") from exc
+        self._sessions = sessionmaker(store.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        db = self._sessions()
+        try:
+            yield db
+            db.commit()
+        except SQLAlchemyError as exc:
+            db.rollback()
+            raise StateError(f"state DB error: {exc}") from exc
+        finally:
+            db.close()
+
+    def add(
+        self,
+        session_ref: str,
+        edge: Edge,
+        at: datetime | None = None,
+        *,
+        by: str,
+        source: str,
+        clock: datetime | None = None,
+    ) -> MarkRecord:
+        """Store a mark (``at`` defaults to now). Refused, with nothing stored: an unknown
+        session, a naive time, a time outside the broadcast, or an end not after the start."""
+        made = clock or now()
+        at = at or made
+        if at.tzinfo is None:
+            raise InvalidRequest(f"mark time {at.isoformat()} has no UTC offset")
+        s = self.store.find_session(session_ref)
+        b = self.store.broadcast(s.event_id, s.broadcast_id)
+        if not b.start <= at <= b.end + timedelta(seconds=self.slack_s):
+            raise InvalidRequest(
+                f"{iso(at)} is outside broadcast {b.id} ({iso(b.start)} .. {iso(b.end)}"
+                f" + {self.slack_s / 60:.0f} min)"
+            )
+        other = self.latest(s.event_id, s.id).get(Edge.END if edge is Edge.START else Edge.START)
+        if other is not None:
+            start, end = (at, other.at) if edge is Edge.START else (other.at, at)
+            if end <= start:
+                raise InvalidRequest(
+                    f"session {s.key}: end {iso(end)} would not come after start {iso(start)}"
+                )
+        with self._tx() as db:
+            row = MarkRow(
+                event_id=s.event_id,
+                session_id=s.id,
+                edge=edge.value,
+                at=at,
+                by=by[:120],
+                source=source[:40],
+                made_at=made,
+            )
+            db.add(row)
+            db.flush()
+            return _record(row)
+
+    def history(
+        self, event_id: str | None = None, session_id: str | None = None
+    ) -> list[MarkRecord]:
+        """Every mark, oldest first (the audit trail)."""
+        query = select(MarkRow).order_by(MarkRow.id)
+        if event_id is not None:
+            query = query.where(MarkRow.event_id == event_id)
+        if session_id is not None:
+            query = query.where(MarkRow.session_id == session_id)
+        with self._tx() as db:
+            return [_record(r) for r in db.scalars(query)]
+
+    def latest(self, event_id: str, session_id: str) -> dict[Edge, MarkRecord]:
+        """The mark in force per edge of one session."""
+        return {m.edge: m for m in self.history(event_id, session_id)}
+
+    def in_force(self, event_id: str) -> list[Mark]:
+        """The marks in force for an event's sessions, as the detector takes them."""
+        latest: dict[tuple[str, Edge], MarkRecord] = {}
+        for m in self.history(event_id):
+            latest[(m.session_id, m.edge)] = m
+        return [m.as_mark() for m in latest.values()]

@@ -1,0 +1,76 @@
+"""Stages own their transitions: a stage run by itself (as a queue worker would run it) leaves
+its whole outcome in the store: state, attempts, the retry policy's next try, the webhook
+event. And the schema upgrade that brought ``next_try_at``."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from streamer.config import Settings
+from streamer.pipeline import stages
+from streamer.pipeline.retry import POLICY
+from streamer.pipeline.states import BroadcastState, SessionState
+from streamer.pipeline.store import SCHEMA_VERSION, Store
+from streamer.schedule.load import load_program
+from streamer.timeutil import iso, now
+
+
+def _settings(tmp_path: Path) -> Settings:
+    t0 = now() - timedelta(hours=2)
+    b_end, s_end = iso(t0 + timedelta(hours=1)), iso(t0 + timedelta(minutes=30))
+    (tmp_path / "fest.yaml").write_text(
+        f"""
+event: {{id: fest, title: Fest, timezone: UTC}}
+broadcasts:
+  - {{id: main, url: "https://example.org/m.m3u8", start: "{iso(t0)}", end: "{b_end}"}}
+sessions:
+  - {{id: talk, broadcast: main, start: "{iso(t0)}", end: "{s_end}", title: T}}
+""",
+        "utf-8",
+    )
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    stages.store_for(settings).sync_program(load_program(tmp_path / "fest.yaml"))
+    return settings
+
+
+def test_a_failed_split_records_attempts_next_try_and_webhook(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    store = stages.store_for(settings)
+    store.set_broadcast_state("fest", "main", BroadcastState.WATCHING)  # more may still come
+
+    before = now()
+    assert stages.process_stage(settings, "fest", "talk") is None  # nothing to act on
+    s = store.session("fest", "talk")
+    assert s.state == SessionState.FAILED and "never recorded" in (s.reason or "")
+    assert s.attempts == 1
+    assert s.next_try_at is not None
+    assert before + POLICY.backoff(1) <= s.next_try_at <= now() + POLICY.backoff(1)
+    assert store.take_posts() == [
+        ("session.failed", {"event_id": "fest", "session_id": "talk", "reason": s.reason})
+    ]
+    assert store.take_posts() == []  # taken once
+
+    # once the broadcast is over, a missing recording stays missing: final, no next try
+    store.set_broadcast_state("fest", "main", BroadcastState.ENDED)
+    stages.process_stage(settings, "fest", "talk")
+    s = store.session("fest", "talk")
+    assert s.state == SessionState.FAILED
+    assert s.attempts == POLICY.max_attempts and s.next_try_at is None
+    assert POLICY.next_try(s.attempts, s.next_try_at, s.updated_at) is None
+
+
+def test_a_version_1_db_gains_next_try_at(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    Store(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:  # back to version 1: no next_try_at yet
+        conn.execute("ALTER TABLE sessions DROP COLUMN next_try_at")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    store = Store(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    store.close()
+    assert "next_try_at" in columns
+    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 2
