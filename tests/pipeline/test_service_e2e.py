@@ -193,8 +193,6 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
     hooks = Hooks()
     schedules = tmp_path / "schedules"
     schedules.mkdir()
-    t0 = now()
-    write_schedule(schedules / "testfest.yaml", sim.url, t0)
     env = {
         **os.environ,
         "STREAMER_DATA_DIR": str(tmp_path / "data"),
@@ -211,7 +209,15 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
     log = tmp_path / "service.log"
     client = httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=120)
     proc = start_service(env, free_port, log)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
+        # The schedule's clock starts once the service is up: starting it may take a minute
+        # on a loaded machine, and the scenario must not depend on that.
+        wait_for(lambda: get_status(client), BOUND_S, "the service")
+        t0 = now()
+        write_schedule(schedules / "testfest.yaml", sim.url, t0)
+        loaded = client.post("/api/v1/admin/reload", headers=auth).json()
+        assert loaded["errors"] == [] and "s1" in loaded["added"], loaded
         wait_for(
             lambda: (
                 (st := get_status(client))
@@ -287,7 +293,6 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         assert cli_sessions["side1"]["reason"] == side["reason"]
         assert cli_sessions["s1"]["state"] == "published"
 
-        auth = {"Authorization": f"Bearer {TOKEN}"}
         # the media team shortens s1 by 4 s: re-split, republished as version 2
         resp = client.post("/api/v1/admin/sessions/s1/cut", json={"end_offset_s": -4}, headers=auth)
         assert resp.status_code == 200, resp.text
