@@ -35,6 +35,7 @@ from streamer.pipeline.control import CutRequest, MarkRequest, check_cut
 from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.retry import POLICY
+from streamer.pipeline.review import make_preview, review_of
 from streamer.pipeline.runner import InProcessRunner, Runner
 from streamer.pipeline.states import (
     BROADCAST_ACTIVE,
@@ -383,6 +384,16 @@ class Orchestrator:
             marks=marks,
         )
         return found[0].to_json(program.event.tz)
+
+    def review(self, session_id: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        return review_of(self.store, self._program(s.event_id), session_id)
+
+    def preview(self, session_id: str, at: datetime) -> dict[str, Any]:
+        return make_preview(self.store, session_id, at, self.preview_dir()).to_json()
+
+    def preview_dir(self) -> Path:
+        return self.settings.data_dir / "desk-previews"
 
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from .procs import Child, child_env
+from tests.conftest import TEST_TOKEN as TOKEN
 
-TOKEN = "test-admin-token-0123456789"
+from .procs import Child, child_env
 
 
 def free_port() -> int:
