@@ -13,7 +13,7 @@ from streamer.simulate.youtube_media import Content, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small pictures keep several concurrent encoders cheap on a 2-core machine.
-SMALL = {"width": 320, "height": 180, "fps": 25}
+SMALL = {"width": 320, "height": 180, "fps": 10}
 
 
 def streamer_cmd(*args: str) -> list[str]:

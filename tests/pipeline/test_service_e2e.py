@@ -1,7 +1,8 @@
 """The service end to end: `streamer run` on a short simulated schedule, killed and restarted,
 steered through the admin API; and `streamer demo --once`.
 
-Real parts only: ffmpeg publishing HLS on 127.0.0.1, yt-dlp's generic extractor, the HLS
+Real parts only: real ffmpeg segments served live on 127.0.0.1 (a timeline that follows the
+clock, not a live encoder that falls behind under load), yt-dlp's generic extractor, the HLS
 poller, ffmpeg cuts, the local store, uvicorn, SQLite, APScheduler.
 """
 
@@ -26,10 +27,9 @@ from typing import Any
 import httpx
 import pytest
 
-from streamer.simulate import SimulatedBroadcast
 from streamer.timeutil import iso, now
 from tests.api.test_browser import wait_js
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ScriptedLive
 
 pytestmark = pytest.mark.slow
 
@@ -108,10 +108,16 @@ def get_status(client: httpx.Client) -> dict[str, Any] | None:
         return None
 
 
+# Waits are conditions; their bounds are generous because the machine may be loaded.
+BOUND_S = 300.0
+
+
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[SimulatedBroadcast]:
-    with SimulatedBroadcast(tmp_path / "sim", segment_s=1.0, width=320, height=180, window=40) as b:
-        b.wait_ready()
+def sim(live_segments: list[bytes]) -> Iterator[ScriptedLive]:
+    """A live source whose timeline follows the wall clock by construction (real ffmpeg
+    segments, no live encoder that falls behind under load): the schedule's times are its
+    PROGRAM-DATE-TIMEs. Its 60-segment window outlasts even a slow restart."""
+    with ScriptedLive(live_segments, window=60) as b:
         yield b
 
 
@@ -181,14 +187,12 @@ def play_in_chromium(url: str, screenshot: Path) -> None:
 
 
 def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
-    tmp_path: Path, sim: SimulatedBroadcast, free_port: int, artifacts_dir: Path
+    tmp_path: Path, sim: ScriptedLive, free_port: int, artifacts_dir: Path
 ) -> None:
     artifacts = artifacts_dir
     hooks = Hooks()
     schedules = tmp_path / "schedules"
     schedules.mkdir()
-    t0 = now()
-    write_schedule(schedules / "testfest.yaml", sim.url, t0)
     env = {
         **os.environ,
         "STREAMER_DATA_DIR": str(tmp_path / "data"),
@@ -205,13 +209,21 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
     log = tmp_path / "service.log"
     client = httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=120)
     proc = start_service(env, free_port, log)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
+        # The schedule's clock starts once the service is up: starting it may take a minute
+        # on a loaded machine, and the scenario must not depend on that.
+        wait_for(lambda: get_status(client), BOUND_S, "the service")
+        t0 = now()
+        write_schedule(schedules / "testfest.yaml", sim.url, t0)
+        loaded = client.post("/api/v1/admin/reload", headers=auth).json()
+        assert loaded["errors"] == [] and "s1" in loaded["added"], loaded
         wait_for(
             lambda: (
                 (st := get_status(client))
                 and any(b["id"] == "main" and b["state"] == "live" for b in st["broadcasts"])
             ),
-            40,
+            BOUND_S,
             "the broadcast to go live",
         )
         time.sleep(max(0.0, 12 - (now() - t0).total_seconds()))
@@ -220,10 +232,10 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         killed_at = now()
         time.sleep(2)
         proc = start_service(env, free_port, log)
-        wait_for(lambda: get_status(client), 30, "the restarted service")
+        wait_for(lambda: get_status(client), BOUND_S, "the restarted service")
         restart_s = (now() - killed_at).total_seconds()
 
-        wait_for(lambda: now() > t0 + timedelta(seconds=36), 60, "the broadcast's end")
+        wait_for(lambda: now() > t0 + timedelta(seconds=36), BOUND_S, "the broadcast's end")
         sim.stop()  # ENDLIST
 
         def both_published() -> bool:
@@ -233,16 +245,18 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
             by = sessions_by_id(st)
             return all(by[s]["state"] == "published" for s in ("s1", "s2"))
 
-        wait_for(both_published, 120, "s1 and s2 to be published")
+        wait_for(both_published, BOUND_S, "s1 and s2 to be published")
         st = status(client)
         # the session without a stream fails with a reason that says why
-        wait_for(lambda: sessions_by_id(status(client))["side1"]["state"] == "failed", 30, "side1")
+        wait_for(
+            lambda: sessions_by_id(status(client))["side1"]["state"] == "failed", BOUND_S, "side1"
+        )
         side = sessions_by_id(status(client))["side1"]
         assert "missing" in side["reason"] or "never recorded" in side["reason"]
         sides = [b for b in st["broadcasts"] if b["id"] == "side"]
         assert sides[0]["state"] == "missing" and "no URL" in sides[0]["reason"]
 
-        # the restart came well inside the 40 s playlist window: nothing lost
+        # the restart came well inside the 60-segment playlist window: nothing lost
         rec_dir = tmp_path / "data" / "recordings" / "testfest" / "main"
         inspect = subprocess.run(
             [*STREAMER, "inspect", str(rec_dir), "--json"],
@@ -252,7 +266,7 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
             env=env,
         )
         timeline = json.loads(inspect.stdout)
-        assert restart_s < 30
+        assert restart_s < 50
         assert timeline["gaps"] == [], timeline["gaps"]
 
         # the index lists both, and its media are there
@@ -279,7 +293,6 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         assert cli_sessions["side1"]["reason"] == side["reason"]
         assert cli_sessions["s1"]["state"] == "published"
 
-        auth = {"Authorization": f"Bearer {TOKEN}"}
         # the media team shortens s1 by 4 s: re-split, republished as version 2
         resp = client.post("/api/v1/admin/sessions/s1/cut", json={"end_offset_s": -4}, headers=auth)
         assert resp.status_code == 200, resp.text
