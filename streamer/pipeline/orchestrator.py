@@ -49,6 +49,7 @@ from streamer.pipeline.store import Diff, SessionView
 from streamer.pipeline.webhooks import Notifier
 from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
+from streamer.split import sweep_split_temps
 from streamer.timeutil import aware, now
 from streamer.youtube import Resolver
 
@@ -187,12 +188,18 @@ class Orchestrator:
         return diff
 
     def _recover_interrupted(self) -> None:
-        """Sessions caught mid-split or mid-publish by a crash are retried: their outputs
-        are written atomically, so a rerun starts clean."""
+        """Sessions caught mid-split or mid-publish by a crash are retried at once (a crash
+        is no failure to back off from): their outputs are written atomically, so a rerun
+        starts clean, and the work files the crash left are swept first."""
+        moment = now()
+        if self.settings.vods_dir.is_dir():
+            for event_dir in self.settings.vods_dir.iterdir():
+                for gone in sweep_split_temps(event_dir):
+                    log.info("removed the split work dir %s left by a crash", gone)
         for s in self.store.sessions():
             if s.state in SESSION_IN_STAGE:
                 reason = f"interrupted while {s.state} (restart)"
-                self.store.set_session_state(s.event_id, s.id, S.FAILED, reason)
+                self.store.set_session_state(s.event_id, s.id, S.FAILED, reason, next_try_at=moment)
 
     # ---- planning -----------------------------------------------------------------------
 
