@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.detect import Edge, suggest_sessions
 from streamer.detect import Settings as DetectSettings
-from streamer.errors import NotFoundError, ScheduleError, StorageError
+from streamer.errors import NotFoundError, ScheduleError, StorageError, StreamerError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import CutRequest, MarkRequest, check_cut
@@ -46,10 +47,10 @@ from streamer.pipeline.states import (
 )
 from streamer.pipeline.status import broadcast_json, session_json, status_of
 from streamer.pipeline.store import Diff, SessionView
+from streamer.pipeline.sweep import sweep_split_work, sweep_storage
 from streamer.pipeline.webhooks import Notifier
 from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
-from streamer.split import sweep_split_temps
 from streamer.timeutil import aware, now
 from streamer.youtube import Resolver
 
@@ -157,6 +158,9 @@ class Orchestrator:
         self._recover_interrupted()
         self._replan()
         self._tick_task = self._loop.create_task(self._ticker())
+        # the store may be slow or down: its sweep must hold up neither the start nor the
+        # shutdown (a daemon thread, not the loop's executor, which exit waits for)
+        threading.Thread(target=self._sweep_storage, name="sweep", daemon=True).start()
 
     async def shutdown(self) -> None:
         """Stop captures cleanly (state kept so a restart resumes), then the scheduler."""
@@ -168,6 +172,12 @@ class Orchestrator:
             self._scheduler.shutdown(wait=False)
         self._deliver()
         await self.notifier.drain()
+
+    def _sweep_storage(self) -> None:
+        try:
+            sweep_storage(self.settings, now())
+        except StreamerError as exc:
+            log.warning("stale uploads not swept (next start tries again): %s", exc)
 
     def _load_schedules(self) -> Diff:
         diff = Diff()
@@ -192,10 +202,7 @@ class Orchestrator:
         is no failure to back off from): their outputs are written atomically, so a rerun
         starts clean, and the work files the crash left are swept first."""
         moment = now()
-        if self.settings.vods_dir.is_dir():
-            for event_dir in self.settings.vods_dir.iterdir():
-                for gone in sweep_split_temps(event_dir):
-                    log.info("removed the split work dir %s left by a crash", gone)
+        sweep_split_work(self.settings)
         for s in self.store.sessions():
             if s.state in SESSION_IN_STAGE:
                 reason = f"interrupted while {s.state} (restart)"
