@@ -130,7 +130,12 @@ class Orchestrator:
             emit=self._emit,
             on_end=self._after_broadcast,
         )
-        hooks = Hooks(plan=self._plan_session, retry=self._plan_retry, settled=self._deliver)
+        hooks = Hooks(
+            plan=self._plan_session,
+            retry=self._plan_retry,
+            settled=self._deliver,
+            later=self._plan_at,
+        )
         self.processor = Processor(settings, self.store, self.runner, hooks)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -255,6 +260,9 @@ class Orchestrator:
         """After a failure: the retry at the time the policy stored, if any."""
         if s.next_try_at is not None:
             self._add_job(f"process:{s.key}", job_process, s.next_try_at, s.event_id, s.id)
+
+    def _plan_at(self, s: SessionView, at: datetime) -> None:
+        self._add_job(f"process:{s.key}", job_process, at, s.event_id, s.id)
 
     def _after_broadcast(self, event_id: str, broadcast_id: str) -> None:
         """Once a capture is over, sessions that already started need not wait their end."""
