@@ -18,6 +18,7 @@ from streamer import metrics
 from streamer.config import Settings
 from streamer.detect import Edge
 from streamer.errors import IllegalTransition, NotFoundError, SplitError, StreamerError
+from streamer.pipeline.capture_task import recording_dir
 from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
@@ -144,7 +145,10 @@ def _split(
     program = store.program(event_id)
     session = program.session(session_id)
     rec = store.recording(event_id, session.broadcast)
-    if rec is None or not Path(rec.dir).exists():
+    # a worker on another machine reads its own copy (pulled from the raw store) instead
+    here = recording_dir(settings, event_id, session.broadcast)
+    directory = Path(rec.dir) if rec is not None and Path(rec.dir).exists() else here
+    if rec is None or not directory.exists():
         raise SplitError(f"missing: broadcast {session.broadcast!r} was never recorded")
     correction = store.correction(event_id, session_id)
     start, end = correction if correction else (None, None)
@@ -156,7 +160,7 @@ def _split(
         end = marked[Edge.END].at
     broadcast = program.broadcast(session.broadcast)
     result = split_session(
-        Path(rec.dir),
+        directory,
         program,
         session_id,
         settings.vods_dir,

@@ -29,7 +29,9 @@ def test_a_resumed_capture_marks_its_broadcast_live_event_as_resumed(
     store.set_broadcast_state("forum", "day1", BroadcastState.LIVE)
 
     async def recorded(*_: Any, **__: Any) -> SimpleNamespace:
-        done = SimpleNamespace(state="ended", reason="ENDLIST", segments=3, bytes=30, gaps=0)
+        done = SimpleNamespace(
+            state="ended", reason="ENDLIST", segments=3, bytes=30, gaps=0, info=None
+        )
         return SimpleNamespace(record=done)
 
     monkeypatch.setattr(capture_task, "record_with_backfill", recorded)
