@@ -207,7 +207,10 @@ class Orchestrator:
         is no failure to back off from): their outputs are written atomically, so a rerun
         starts clean, and the work files the crash left are swept first."""
         moment = now()
-        sweep_split_work(self.settings)
+        if isinstance(self.runner, InProcessRunner):
+            # only then is no split running anywhere; a queue's workers sweep their own
+            # session's leftovers before each split
+            sweep_split_work(self.settings)
         for s in self.store.sessions():
             if s.state in SESSION_IN_STAGE:
                 reason = f"interrupted while {s.state} (restart)"
