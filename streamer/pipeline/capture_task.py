@@ -166,8 +166,8 @@ class Captures:
                         target = B.MISSING if watched.state == "missed" else B.ENDED
                         self.mark(b, target, watched.reason)
                     return
+            outcome = await self._record(b, rec_dir, not_after, stop, resumed=resume)
             resume = False
-            outcome = await self._record(b, rec_dir, not_after, stop)
             did_record = True
             recorded.update(_recorded_videos(rec_dir, outcome))
             if self._closing:
@@ -230,12 +230,21 @@ class Captures:
             )
 
     async def _record(
-        self, b: BroadcastView, rec_dir: Path, until: datetime, stop: asyncio.Event
+        self,
+        b: BroadcastView,
+        rec_dir: Path,
+        until: datetime,
+        stop: asyncio.Event,
+        *,
+        resumed: bool = False,
     ) -> RecordResult:
         assert b.url is not None
         key = f"{b.event_id}.{b.id}"
         self.mark(b, B.LIVE, None)
-        self._emit("broadcast.live", {"event_id": b.event_id, "broadcast_id": b.id})
+        live: dict[str, Any] = {"event_id": b.event_id, "broadcast_id": b.id}
+        if resumed:  # a restart picks up a capture that was live: not a new go-live
+            live["resumed"] = True
+        self._emit("broadcast.live", live)
         self._progress[key] = {}
 
         def progress(p: Any) -> None:

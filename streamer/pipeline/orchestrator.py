@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.detect import Edge, suggest_sessions
 from streamer.detect import Settings as DetectSettings
-from streamer.errors import NotFoundError, ScheduleError, StorageError
+from streamer.errors import NotFoundError, ScheduleError, StorageError, StreamerError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import CutRequest, MarkRequest, check_cut
@@ -48,6 +49,7 @@ from streamer.pipeline.states import (
 )
 from streamer.pipeline.status import broadcast_json, session_json, status_of
 from streamer.pipeline.store import Diff, SessionView
+from streamer.pipeline.sweep import sweep_split_work, sweep_storage
 from streamer.pipeline.webhooks import Notifier
 from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
@@ -130,7 +132,12 @@ class Orchestrator:
             emit=self._emit,
             on_end=self._after_broadcast,
         )
-        hooks = Hooks(plan=self._plan_session, retry=self._plan_retry, settled=self._deliver)
+        hooks = Hooks(
+            plan=self._plan_session,
+            retry=self._plan_retry,
+            settled=self._deliver,
+            later=self._plan_at,
+        )
         self.processor = Processor(settings, self.store, self.runner, hooks)
         self.heals = HealWatch()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,6 +166,9 @@ class Orchestrator:
         self._recover_interrupted()
         self._replan()
         self._tick_task = self._loop.create_task(self._ticker())
+        # the store may be slow or down: its sweep must hold up neither the start nor the
+        # shutdown (a daemon thread, not the loop's executor, which exit waits for)
+        threading.Thread(target=self._sweep_storage, name="sweep", daemon=True).start()
 
     async def shutdown(self) -> None:
         """Stop captures cleanly (state kept so a restart resumes), then the scheduler."""
@@ -170,6 +180,12 @@ class Orchestrator:
             self._scheduler.shutdown(wait=False)
         self._deliver()
         await self.notifier.drain()
+
+    def _sweep_storage(self) -> None:
+        try:
+            sweep_storage(self.settings, now())
+        except StreamerError as exc:
+            log.warning("stale uploads not swept (next start tries again): %s", exc)
 
     def _load_schedules(self) -> Diff:
         diff = Diff()
@@ -190,12 +206,18 @@ class Orchestrator:
         return diff
 
     def _recover_interrupted(self) -> None:
-        """Sessions caught mid-split or mid-publish by a crash are retried: their outputs
-        are written atomically, so a rerun starts clean."""
+        """Sessions caught mid-split or mid-publish by a crash are retried at once (a crash
+        is no failure to back off from): their outputs are written atomically, so a rerun
+        starts clean, and the work files the crash left are swept first."""
+        moment = now()
+        if isinstance(self.runner, InProcessRunner):
+            # only then is no split running anywhere; a queue's workers sweep their own
+            # session's leftovers before each split
+            sweep_split_work(self.settings)
         for s in self.store.sessions():
             if s.state in SESSION_IN_STAGE:
                 reason = f"interrupted while {s.state} (restart)"
-                self.store.set_session_state(s.event_id, s.id, S.FAILED, reason)
+                self.store.set_session_state(s.event_id, s.id, S.FAILED, reason, next_try_at=moment)
 
     # ---- planning -----------------------------------------------------------------------
 
@@ -244,6 +266,9 @@ class Orchestrator:
         """After a failure: the retry at the time the policy stored, if any."""
         if s.next_try_at is not None:
             self._add_job(f"process:{s.key}", job_process, s.next_try_at, s.event_id, s.id)
+
+    def _plan_at(self, s: SessionView, at: datetime) -> None:
+        self._add_job(f"process:{s.key}", job_process, at, s.event_id, s.id)
 
     def _after_broadcast(self, event_id: str, broadcast_id: str) -> None:
         """Once a capture is over, sessions that already started need not wait their end."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline import stages
 from streamer.pipeline.runner import Runner
@@ -18,6 +20,7 @@ from streamer.pipeline.store import SessionView, Store
 from streamer.timeutil import now
 
 S = SessionState
+COVER_POLL_S = 5.0  # how soon to look again when capture has not yet reached a session's end
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Hooks:
     plan: Callable[[SessionView], None]  # (re)plan the session's process job from its row
     retry: Callable[[SessionView], None]  # plan the retry the policy stored in the row
     settled: Callable[[], None]  # stages ran: deliver what they queued
+    later: Callable[[SessionView, datetime], None]  # look at the session again at a time
 
 
 class Processor:
@@ -56,9 +60,13 @@ class Processor:
                 return s
             b = self.store.broadcast(event_id, s.broadcast_id)
             grace = timedelta(seconds=self.settings.grace_s)
-            if b.state in BROADCAST_ACTIVE and now() < s.end + grace and not manual:
-                self.hooks.plan(s)  # too early: the recording is still coming
-                return s
+            if b.state in BROADCAST_ACTIVE and not manual:
+                if now() < s.end + grace:
+                    self.hooks.plan(s)  # too early: the recording is still coming
+                    return s
+                if not self.captured(s):  # e.g. just restarted: capture is re-fetching
+                    self.hooks.later(s, now() + timedelta(seconds=COVER_POLL_S))
+                    return s
             try:
                 await self.runner.run(
                     stages.process_stage, self.settings, event_id, session_id, force
@@ -70,7 +78,27 @@ class Processor:
                 self.hooks.retry(s)
             return s
 
+    def captured(self, s: SessionView) -> bool:
+        """Whether a session of a broadcast still being captured may be cut: the timeline
+        reaches past its end plus pad (what is missing inside is then a gap capture moved
+        past), or the heal declared what remains final (``recording.json`` ``heal.final``).
+        A broadcast that is over needs neither: its capture, backfill included, has ended."""
+        rec = self.store.recording(s.event_id, s.broadcast_id)
+        if rec is None or not rec.dir:
+            return False
+        return covers(Path(rec.dir), s.end + timedelta(seconds=self.settings.pad_s))
+
     async def unpublish(self, event_id: str, session_id: str) -> SessionView:
         async with self.lock(f"{event_id}.{session_id}"):
             await self.runner.run(stages.unpublish_stage, self.settings, event_id, session_id)
             return self.store.session(event_id, session_id)
+
+
+def covers(recording: Path, until: datetime) -> bool:
+    """The recording's complete-up-to mark (the end of its last segment) is at or past
+    ``until``, or its heal says nothing more will come (``heal.final``)."""
+    timeline = Timeline.load(recording)
+    heal = timeline.meta.get("heal")
+    if isinstance(heal, dict) and heal.get("final") is True:
+        return True
+    return timeline.end is not None and timeline.end >= until

@@ -23,6 +23,7 @@ from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
 from streamer.pipeline.store import SessionView, Store
+from streamer.pipeline.sweep import sweep_session_uploads
 from streamer.publish import open_storage
 from streamer.publish.catalog import Publisher
 from streamer.split import split_session
@@ -72,6 +73,7 @@ def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
     started = time.monotonic()
     try:
         storage = open_storage(settings)
+        sweep_session_uploads(storage, event_id, session_id, now())  # a killed publish's
         # presigned URLs expire: every publish hands out fresh ones
         refresh = bool(getattr(storage, "presign", False))
         vod = Publisher(storage, refresh_urls=refresh).publish_session(

@@ -3,9 +3,12 @@ program: plain functions of the store and the loaded schedules."""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streamer.capture.timeline import TIMELINE, Timeline
 from streamer.detect import Edge
 from streamer.detect.delay import describe, predict
 from streamer.pipeline.marks import MarkStore
@@ -76,6 +79,7 @@ def status_of(
                 "segments": rec.segments,
                 "bytes": rec.bytes,
                 "gaps": rec.gaps,
+                **timeline_figures(Path(rec.dir)),
                 "state": rec.state,
                 "reason": rec.reason,
                 "updated_at": iso(rec.updated_at),
@@ -100,6 +104,29 @@ def status_of(
         # the most common cause of a failed YouTube recording is an old yt-dlp
         "ytdlp": ytdlp_environment(),
     }
+
+
+def timeline_figures(directory: Path) -> dict[str, Any]:
+    """Segments, bytes and gaps as the recording folder holds them: a restart resets the
+    capture's own counters, not the recording. Empty when there is no timeline yet."""
+    try:
+        st = (directory / TIMELINE).stat()
+    except OSError:
+        return {}
+    return dict(_figures(str(directory), st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _figures(directory: str, size: int, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
+    # keyed by the timeline file's size and mtime: status is polled, the timeline appended
+    tl = Timeline.load(Path(directory))
+    gaps = tl.gaps()
+    return (
+        ("segments", len(tl.segments)),
+        ("bytes", sum(seg.bytes for seg in tl.segments)),
+        ("gaps", len(gaps)),
+        ("gap_s", round(sum(g.duration_s for g in gaps), 3)),
+    )
 
 
 def add_running_delay(

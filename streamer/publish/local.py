@@ -6,11 +6,14 @@ renamed over the key, so a reader sees the old object or the new one, never half
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import mimetypes
 import os
+import re
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from streamer.errors import NotFound, StorageError
@@ -18,6 +21,8 @@ from streamer.files import atomic_file
 from streamer.publish.storage import ObjectInfo, check_key
 
 _CHUNK = 1024 * 1024
+# streamer.files.atomic_file's temp names: ".{name}." + mkstemp's 8 characters + ".tmp"
+_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 class LocalStorage:
@@ -152,6 +157,32 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot list {prefix!r}: {exc}") from exc
         return sorted(keys)
+
+    def sweep_stale(self, prefix: str, older_than: datetime) -> builtins.list[str]:
+        """Remove temp files of writes to keys under ``prefix`` last touched before
+        ``older_than`` (a write killed mid-way leaves one, mode 0600)."""
+        if not self.root.is_dir():
+            return []
+        cutoff = older_than.timestamp()
+        gone: builtins.list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            base = "" if rel == "." else rel + "/"
+            for name in filenames:
+                m = _TEMP.match(name)
+                if m is None or not (base + m["name"]).startswith(prefix):
+                    continue
+                path = Path(dirpath) / name
+                try:
+                    if path.lstat().st_mtime < cutoff:
+                        path.unlink()
+                        gone.append(base + m["name"])
+                except FileNotFoundError:
+                    continue  # its write finished or another sweep took it
+                except OSError as exc:
+                    raise StorageError(f"cannot remove {path}: {exc}") from exc
+        return sorted(gone)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -16,12 +16,15 @@ errors, 5xx and throttling; botocore's own retries sit underneath.
 from __future__ import annotations
 
 import base64
+import builtins
+import contextlib
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -299,6 +302,29 @@ class S3Storage:
             return sorted(keys)
 
         return self._call("list", prefix or "/", scan)
+
+    def sweep_stale(self, prefix: str, older_than: datetime) -> builtins.list[str]:
+        """Abort the multipart uploads to keys under ``prefix`` begun before ``older_than``:
+        a killed upload leaves its parts stored (and billed) until someone aborts it."""
+        base = f"{self.prefix}/" if self.prefix else ""
+
+        def sweep() -> builtins.list[str]:
+            gone: builtins.list[str] = []
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=base + prefix
+            )
+            for page in pages:
+                for up in page.get("Uploads", []):
+                    if up["Initiated"] >= older_than:
+                        continue
+                    with contextlib.suppress(self.client.exceptions.NoSuchUpload):
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]
+                        )
+                    gone.append(up["Key"][len(base) :])
+            return sorted(gone)
+
+        return self._call("sweep", prefix or "/", sweep)
 
     # -- internals -----------------------------------------------------------------------------
 

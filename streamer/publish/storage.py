@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -65,3 +66,14 @@ class Storage(Protocol):
     def list(self, prefix: str = "") -> list[str]: ...
 
     def url(self, key: str) -> str: ...
+
+
+@runtime_checkable
+class Sweeper(Protocol):
+    """A store that can remove what a killed upload left behind (local temp files, S3
+    multipart uploads)."""
+
+    def sweep_stale(self, prefix: str, older_than: datetime) -> list[str]:
+        """Remove the leftovers of uploads to keys starting with ``prefix`` that began before
+        ``older_than``; the keys they were meant for."""
+        ...

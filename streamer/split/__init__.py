@@ -7,6 +7,13 @@ ties plan, cut, thumbnail and record together, ``chapters`` writes YouTube chapt
 from __future__ import annotations
 
 from streamer.split.plan import SessionPlan, plan_session
-from streamer.split.session import Outputs, SplitResult, split_session
+from streamer.split.session import Outputs, SplitResult, split_session, sweep_split_temps
 
-__all__ = ["Outputs", "SessionPlan", "SplitResult", "plan_session", "split_session"]
+__all__ = [
+    "Outputs",
+    "SessionPlan",
+    "SplitResult",
+    "plan_session",
+    "split_session",
+    "sweep_split_temps",
+]

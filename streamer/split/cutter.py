@@ -249,7 +249,9 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
             cut.middle.url = _middle_url(files, joiner, k0, None)
         return _with_audio(cut, workdir, n)
 
-    # exact: the frame on screen at `a`, and the frames shown before `b`
+    # exact: a session is the half-open [a, b): from the frame on screen at `a` to the last
+    # frame over by `b`; the frame on screen at `b` opens the next session, so neighbours
+    # never share one (unless it is the media's last frame: a gap or the end follows)
     scan.read(a - 1.0, a + 1.0)
     scan.read(b - 1.0, b + 1.0)
     before = [p for p in scan.packets if p.pts <= a + EPS_S]
@@ -258,11 +260,17 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
         if before
         else min((p for p in scan.packets if p.pts >= a), key=lambda p: p.pts, default=None)
     )
-    shown = [p for p in scan.packets if p.pts < b - EPS_S]
+    shown = sorted((p for p in scan.packets if p.pts < b - EPS_S), key=lambda p: p.pts)
+    if (
+        shown
+        and shown[-1].pts + fd > b + EPS_S
+        and any(p.pts > shown[-1].pts + EPS_S for p in scan.packets)
+    ):
+        shown.pop()
     if first is None or not shown:
         raise _NoFrames(f"no video frames in part {piece.part} for the window")
     start = first.pts
-    last = max(shown, key=lambda p: p.pts)
+    last = shown[-1]
     # nothing after the last frame shown within a second: the piece ends there
     at_eof = not any(p.pts > last.pts + EPS_S for p in scan.packets)
     end = last.pts + fd

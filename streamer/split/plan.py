@@ -15,7 +15,7 @@ from streamer.schedule.model import Program, Session
 
 Status = Literal["complete", "incomplete", "missing"]
 # Bump when the cut itself changes, so old outputs are redone.
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: the window is half-open, the frame on screen at its end is not kept
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,7 +21,17 @@ from streamer.split.thumbnail import write_thumbnail
 from streamer.timeutil import iso
 from streamer.vod.folder import Outputs, load_record, write_event, write_record
 
-__all__ = ["Outputs", "SplitResult", "load_record", "split_session", "write_event"]
+__all__ = [
+    "Outputs",
+    "SplitResult",
+    "load_record",
+    "split_session",
+    "sweep_split_temps",
+    "write_event",
+]
+
+# tempfile.mkdtemp's names: ".{session}." + 8 characters of [a-z0-9_] + ".tmp"
+_TEMP = re.compile(r"^\.(?P<session>.+)\.[a-z0-9_]{8}\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ def split_session(
         raise SplitError(f"{session_id}: {plan.reason}")
     out = Outputs.of(out_root, program.event.id, session_id)
     write_event(program, out_root)
+    sweep_split_temps(out.mp4.parent, session_id)  # what a killed split of it left
     fingerprint = plan.fingerprint(mode)
     if not force:
         existing = _up_to_date(out, fingerprint)
@@ -94,6 +106,28 @@ def split_session(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SplitResult(record, False, plan, out)
+
+
+def sweep_split_temps(event_dir: Path, session_id: str | None = None) -> list[Path]:
+    """Remove the work dirs a killed split left in ``event_dir`` (one session's, or all).
+
+    Only the split of a session makes its work dirs, one at a time per session, so a split
+    may sweep its own session's before it starts; a sweep of all runs before any split does.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(event_dir.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        if session_id is not None and m["session"] != session_id:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def _record(

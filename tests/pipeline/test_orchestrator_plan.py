@@ -202,3 +202,42 @@ sessions:
             await orch.shutdown()
 
     assert asyncio.run(go()) == ("ended", "missing")
+
+
+def test_a_restart_sweeps_split_work_dirs_and_retries_an_interrupted_stage_at_once(
+    tmp_path: Path,
+) -> None:
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "plan.yaml").write_text(schedule(2, 3), "utf-8")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", schedules=sched)  # type: ignore[call-arg]
+    event_dir = settings.vods_dir / "planfest"
+
+    async def crash_mid_split() -> None:
+        orch = Orchestrator(settings)
+        await orch.start()
+        orch.store.set_session_state("planfest", "talk", "splitting")
+        # what a SIGKILLed split leaves: its work dir with a cut and its parts
+        (event_dir / ".talk.k1ll3d_x.tmp" / "parts").mkdir(parents=True)
+        (event_dir / ".talk.k1ll3d_x.tmp" / "vod.mp4").write_bytes(b"\0" * 1000)
+        assert orch._scheduler is not None
+        orch._scheduler.shutdown(wait=False)  # no clean shutdown: as after SIGKILL
+
+    async def restart() -> tuple[str, object]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            s = orch.store.session("planfest", "talk")
+            return s.state, s.next_try_at
+        finally:
+            await orch.shutdown()
+
+    asyncio.run(crash_mid_split())
+    (event_dir / "talk.mp4").write_bytes(b"kept")  # finished outputs are not work files
+    before = now()
+    state, due = asyncio.run(restart())
+    after = now()
+    assert sorted(p.name for p in event_dir.iterdir()) == ["talk.mp4"]
+    # the retry is due at the restart itself, not after the 5 s backoff of a real failure
+    assert state == "failed" and isinstance(due, type(before))
+    assert before <= due <= after
