@@ -31,7 +31,7 @@ from streamer.detect import Settings as DetectSettings
 from streamer.errors import NotFoundError, ScheduleError, StorageError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
-from streamer.pipeline.control import CutRequest, MarkRequest, check_cut
+from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
 from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.retry import POLICY
@@ -383,6 +383,20 @@ class Orchestrator:
             marks=marks,
         )
         return found[0].to_json(program.event.tz)
+
+    def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        by = f"{request.by or 'admin'} ({source})"
+
+        async def go() -> None:
+            async with self.processor.lock(f"{s.event_id}.{s.id}"):
+                try:
+                    await self.runner.run(stages.accept_stage, self.settings, s.event_id, s.id, by)
+                finally:
+                    self._deliver()
+
+        self._call(go())
+        return session_json(self.store.session(s.event_id, s.id), self._program(s.event_id))
 
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
