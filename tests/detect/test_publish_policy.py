@@ -3,20 +3,28 @@ the service's stages, and every published VOD record says which cut it used and 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from streamer.api.app import create_app
 from streamer.config import Settings
 from streamer.errors import IllegalTransition
 from streamer.pipeline import stages
+from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.states import SessionState
+from streamer.publish import open_storage
 from streamer.publish.layout import index_key, record_key
 from streamer.schedule.load import load_program
 from streamer.simulate.program import BROADCAST_ID, EVENT_ID
+from tests.conftest import TEST_TOKEN
 from tests.detect.conftest import RADIUS_S, Rendered
 
 
@@ -132,3 +140,56 @@ def test_schedule_policy_says_so(tmp_path: Path, slate_day: Rendered) -> None:
         "reason": "cut_policy schedule: the scheduled times",
     }
     assert record["needs_review"] is False
+
+
+def test_the_admin_api_accepts_a_held_cut(tmp_path: Path, slate_day: Rendered) -> None:
+    """The service holds every cut of a ``review`` event; POST .../accept publishes one."""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    text = slate_day.schedule.read_text()
+    (schedules / "sim.yaml").write_text(
+        text.replace("  timezone: Asia/Seoul\n", "  timezone: Asia/Seoul\n  cut_policy: review\n")
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        schedules=schedules,
+        cut_radius_s=RADIUS_S,
+        admin_token=TEST_TOKEN,
+    )
+    orch = Orchestrator(settings, tick_s=0.2)
+    orch.store.save_recording(EVENT_ID, BROADCAST_ID, dir=str(slate_day.directory))
+    ids = [t.id for t in slate_day.day.talks]
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(orch.start(), loop).result(60)
+        deadline = time.monotonic() + 240  # a bound, not a pace: the day is over, all run now
+        while time.monotonic() < deadline:
+            states = {orch.store.session(EVENT_ID, i).state for i in ids}
+            if states <= {SessionState.HELD, SessionState.FAILED}:
+                break
+            time.sleep(0.1)
+        assert states == {SessionState.HELD}, states
+        assert all(published(settings, i) is None for i in ids)
+
+        auth = {"Authorization": f"Bearer {TEST_TOKEN}"}
+        app = create_app(settings, control=orch, storage=open_storage(settings))
+        with TestClient(app) as client:
+            url = f"/api/v1/admin/sessions/{ids[1]}/accept"
+            r = client.post(url, json={"by": "kim"}, headers=auth)
+            assert r.status_code == 200, r.text
+            assert r.json()["state"] == "published"
+            again = client.post(url, headers=auth)
+            assert again.status_code == 409, again.text
+            unknown = client.post("/api/v1/admin/sessions/nope/accept", headers=auth)
+            assert unknown.status_code == 404
+        record = published(settings, ids[1])
+        assert record is not None and "accepted by kim (api" in record["cut"]["reason"]
+        assert index_ids(settings) == {ids[1]}  # the others stay held
+        assert orch.store.session(EVENT_ID, ids[0]).state == SessionState.HELD
+    finally:
+        asyncio.run_coroutine_threadsafe(orch.shutdown(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
