@@ -11,6 +11,10 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_pkgs+=(fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium fonts-noto-cjk)
+  # the distributed tests start their own throwaway cluster (initdb + pg_ctl, tests/pgcluster.py)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
+    || need_pkgs+=(postgresql)
+  command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)  # network namespaces (partition test)
 fi
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # scale-out: "thread" runs stages in this process; "procrastinate" queues them in
+    # PostgreSQL (STREAMER_DATABASE_URL) for `streamer worker` processes on any machine
+    runner: Literal["thread", "procrastinate"] = "thread"
+    capture_lease_s: float = Field(
+        default=30.0, ge=1, description="a capture lease not renewed for this long passes on"
+    )
+    raw_storage: str | None = Field(
+        default=None,
+        description="where capture workers ship raw segments so any machine can split them"
+        " (s3://bucket/prefix or file:///shared); unset: recordings stay on their machine",
+    )
+    raw_prefix: str = "raw"
 
     # capture
     watch_lead_s: float = 15 * 60

@@ -8,9 +8,12 @@ they enter, so callers catch ``StreamerError`` and the CLI maps classes to exit 
     ├── ScheduleError            a schedule is invalid (carries file:line problems)
     ├── ToolError                ffmpeg/ffprobe missing, too old, failed or timed out
     │   └── ToolTimeout
-    ├── ResolveError             yt-dlp could not resolve a broadcast URL
-    │   └── BroadcastUnavailable private, removed or not found
+    ├── ResolveError             yt-dlp could not resolve a broadcast URL (``kind``, ``hint``)
+    │   ├── BroadcastUnavailable private, removed or not found
+    │   ├── NotLiveYet           nothing is live at the URL yet (normal before the start)
+    │   └── SiteRefused          the site refuses us: a bot check or a rate limit
     ├── CaptureError             the HLS poller cannot go on (bad playlist, disk full, ...)
+    │   └── FetchError           an HTTP fetch failed (``status``, or a transport error)
     ├── SplitError               a session cannot be cut (no coverage, bad timeline)
     ├── StorageError             object storage failed (after retries)
     │   └── NotFound
@@ -52,7 +55,14 @@ class ToolTimeout(ToolError):
 
 
 class ResolveError(StreamerError):
+    """``kind`` names the cause for the state, status and webhooks; ``hint`` says what helps."""
+
     exit_code = 4
+
+    def __init__(self, message: str, *, kind: str = "resolve_error", hint: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.hint = hint
 
 
 class BlockedSource(ResolveError):
@@ -63,8 +73,29 @@ class BroadcastUnavailable(ResolveError):
     pass
 
 
+class NotLiveYet(ResolveError):
+    pass
+
+
+class SiteRefused(ResolveError):
+    pass
+
+
 class CaptureError(StreamerError):
     exit_code = 4
+
+
+class FetchError(CaptureError):
+    """An HTTP fetch failed: ``status`` for an HTTP error answer, None for a transport error
+    (``transient`` then says whether a retry can help)."""
+
+    def __init__(
+        self, url: str, message: str, *, status: int | None = None, transient: bool = False
+    ) -> None:
+        super().__init__(f"{url}: {message}")
+        self.url = url
+        self.status = status
+        self.transient = transient
 
 
 class SplitError(StreamerError):

@@ -173,13 +173,23 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def policy_for(settings: Any | None) -> Policy:
+    """The policy from ``settings``; without them, from the environment's explicit opt-in
+    (``STREAMER_ALLOW_PRIVATE_SOURCES``, ``STREAMER_SOURCE_ALLOWLIST``): strict by default."""
+    if settings is None:
+        from streamer.config import Settings  # the edge, for callers that pass no settings
+
+        settings = Settings()
+    return Policy.from_settings(settings)
+
+
 def guarded_ydl(base: type[Any], settings: Any, url: str) -> type[Any]:
     """A ``yt_dlp.YoutubeDL`` subclass under the policy; checks ``url`` right away.
 
     Every request yt-dlp makes goes through ``urlopen``: its URL is checked before sending,
     and the final URL after yt-dlp's own redirects is checked before the answer is used.
     """
-    policy = Policy.from_settings(settings)
+    policy = settings if isinstance(settings, Policy) else Policy.from_settings(settings)
     policy.check_url(url)
 
     class GuardedYoutubeDL(base):  # type: ignore[misc,valid-type]

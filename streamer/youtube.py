@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
+import shutil
+import threading
+import time
 import urllib.parse
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from streamer.config import Settings
-from streamer.errors import BroadcastUnavailable, ResolveError
-from streamer.netguard import guarded_ydl
+from streamer.errors import BroadcastUnavailable, NotLiveYet, ResolveError, SiteRefused
+from streamer.netguard import Policy, guarded_ydl, policy_for
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +145,25 @@ def info_from_ytdlp(
     if not formats and status not in ("is_upcoming",):
         if availability in ("private", "needs_auth", "subscriber_only", "premium_only"):
             raise BroadcastUnavailable(f"{source}: the video is {availability.replace('_', ' ')}")
+        refused = classify(source, list(warnings))
+        if isinstance(refused, SiteRefused):
+            raise refused  # a bot check says "Sign in" too: it is not the video's fault
         reason = next((w for w in warnings if _UNAVAILABLE.search(w)), None)
         if reason is not None:
-            raise BroadcastUnavailable(f"{source}: {reason}")
+            raise BroadcastUnavailable(f"{source}: {reason}", kind="unavailable")
         if status is None:
+            found = classify(source, list(warnings))
+            if found is not None:
+                raise found
             detail = f" ({warnings[-1]})" if warnings else ""
             raise ResolveError(f"{source}: yt-dlp found no formats and no live status{detail}")
     if status == "is_live" and chosen is None:
-        raise ResolveError(f"{source}: live, but yt-dlp offers no muxed HLS format to record")
+        raise ResolveError(
+            f"{source}: live, but yt-dlp offers no muxed HLS format to record",
+            kind="no_live_hls",
+            hint="YouTube served no live HLS to yt-dlp's clients (some need a PO token); "
+            "update yt-dlp, or give cookies",
+        )
     manifest = chosen.get("url") if chosen else None
     height = chosen.get("height") if chosen else None
     return BroadcastInfo(
@@ -163,16 +181,71 @@ def info_from_ytdlp(
     )
 
 
-def translate_error(url: str, message: str) -> ResolveError:
-    """A yt-dlp error message → our error, naming the URL."""
+# What yt-dlp says when the site refuses us rather than the video: (kind, pattern, hint).
+_REFUSALS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    (
+        "bot_check",
+        re.compile(r"confirm you.?re not a bot|captcha|sign in to confirm(?! your age)", re.I),
+        "YouTube asks this host to sign in (bot check): give a cookies file "
+        "(STREAMER_COOKIES_FILE), make sure a JavaScript runtime is installed, update yt-dlp",
+    ),
+    (
+        "rate_limited",
+        re.compile(r"rate.?limit|try again later|HTTP Error 429|too many requests", re.I),
+        "YouTube rate-limits this host (for up to an hour): fewer resolves, or cookies",
+    ),
+)
+_EXTRACTION = re.compile(
+    r"JavaScript runtime|n challenge|signature|PO Token|Requested format is not available"
+    r"|player response|Unable to extract",
+    re.I,
+)
+_EXTRACTION_HINT = (
+    "yt-dlp could not read YouTube's answer: update yt-dlp and check its JavaScript runtime "
+    "(deno or node)"
+)
+_NOT_LIVE_YET = re.compile(r"not currently live|will begin|live event will|premieres in", re.I)
+
+
+def _clean(message: str) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", message.strip())
     # "ERROR: [extractor] video_id: message (caused by ...)" → "message"
-    text = re.sub(r"^(ERROR:\s*)?(\[[^\]]+\]\s*(\S+:\s)?)?", "", text)
-    text = re.sub(r"\s*\(caused by .*\)$", "", text, flags=re.DOTALL)
+    text = re.sub(r"^(ERROR:\s*|WARNING:\s*)?(\[[^\]]+\]\s*([\w@.-]+:\s)?)?", "", text)
+    return re.sub(r"\s*\(caused by .*\)$", "", text, flags=re.DOTALL)
+
+
+def classify(url: str, messages: list[str]) -> ResolveError | None:
+    """The most telling of yt-dlp's messages as our error, or None when none says much.
+
+    A bot check or rate limit often arrives as a warning, followed by a vaguer error such as
+    "Requested format is not available": the refusal is the real reason and wins.
+    """
+    texts = [_clean(m) for m in messages if m.strip()]
+    for kind, pattern, hint in _REFUSALS:
+        for text in texts:
+            if pattern.search(text):
+                return SiteRefused(f"{url}: {text}", kind=kind, hint=hint)
+    for text in texts:
+        if _UNAVAILABLE.search(text):
+            return BroadcastUnavailable(f"{url}: {text}", kind="unavailable")
+    for text in texts:
+        if _NOT_LIVE_YET.search(text):
+            return NotLiveYet(f"{url}: {text}", kind="not_live_yet")
+    for text in texts:
+        if _EXTRACTION.search(text):
+            return ResolveError(f"{url}: {text}", kind="extraction", hint=_EXTRACTION_HINT)
+    return None
+
+
+def translate_error(url: str, message: str, warnings: list[str] | None = None) -> ResolveError:
+    """A yt-dlp error message (and the warnings before it) → our error, naming the URL."""
+    text = _clean(message)
     youtube = "youtube" in message.lower() or "youtu" in url.lower()
-    gone = youtube and re.search(r"HTTP Error (404|410)", text) is not None
-    if _UNAVAILABLE.search(text) or gone:
-        return BroadcastUnavailable(f"{url}: {text}")
+    if youtube and re.search(r"HTTP Error (404|410)", text) is not None:
+        return BroadcastUnavailable(f"{url}: {text}", kind="unavailable")
+    found = classify(url, [*(warnings or []), message])
+    if found is not None:
+        return found
     if "Unsupported URL" in text:
         return ResolveError(f"{url}: not a broadcast or HLS stream yt-dlp can read ({text})")
     return ResolveError(f"{url}: {text}")
@@ -197,12 +270,52 @@ class _Logger:
         log.debug("yt-dlp: %s", msg)
 
 
-class Resolver:
-    """Resolve broadcast URLs with yt-dlp (blocking: call it from a thread in async code)."""
+@dataclass(frozen=True)
+class ResolverOptions:
+    """The few settings the resolver needs, read at the edge (``from_settings``)."""
 
-    def __init__(self, settings: Settings | None = None, *, socket_timeout: float = 20.0) -> None:
-        self.settings = settings or Settings()
-        self.socket_timeout = socket_timeout
+    max_height: int = 1080
+    cookies_file: Path | None = None
+    # YouTube needs a JS runtime for its challenges; yt-dlp only enables deno by itself
+    js_runtimes: tuple[str, ...] = ("deno", "node")
+    socket_timeout: float = 20.0
+    # which addresses yt-dlp may fetch (SSRF); None: strict unless the environment opts in
+    policy: Policy | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResolverOptions:
+        return cls(
+            max_height=settings.max_height,
+            cookies_file=settings.cookies_file,
+            js_runtimes=tuple(settings.js_runtimes),
+            policy=Policy.from_settings(settings),
+        )
+
+
+class Resolver:
+    """Resolve broadcast URLs with yt-dlp (blocking: call it from a thread in async code).
+
+    ``ydl_class`` replaces ``yt_dlp.YoutubeDL`` (e.g. one whose network fetch goes to a
+    loopback site; the extractors stay yt-dlp's own). ``budget`` limits re-resolves per host
+    for every recording that shares this resolver.
+    """
+
+    def __init__(
+        self,
+        options: ResolverOptions | Settings | None = None,
+        *,
+        ydl_class: type[Any] | None = None,
+        budget: ResolveBudget | None = None,
+    ) -> None:
+        if isinstance(options, Settings):
+            options = ResolverOptions.from_settings(options)
+        self.options = options or ResolverOptions()
+        self.ydl_class = ydl_class
+        self.budget = budget or ResolveBudget()
+
+    @property
+    def max_height(self) -> int:
+        return self.options.max_height
 
     def _options(self, logger: _Logger) -> dict[str, Any]:
         opts: dict[str, Any] = {
@@ -211,20 +324,19 @@ class Resolver:
             "noprogress": True,
             "skip_download": True,
             "ignore_no_formats_error": True,  # upcoming streams have no formats yet
-            "socket_timeout": self.socket_timeout,
+            "socket_timeout": self.options.socket_timeout,
             "logger": logger,
             "noplaylist": True,
             "extractor_retries": 1,
             "format": "best",
         }
-        if self.settings.cookies_file is not None:
-            opts["cookiefile"] = str(self.settings.cookies_file)
-        # YouTube needs a JS runtime for its challenges; yt-dlp only enables deno by itself
-        opts["js_runtimes"] = {name: {} for name in self.settings.js_runtimes}
+        if self.options.cookies_file is not None:
+            opts["cookiefile"] = str(self.options.cookies_file)
+        opts["js_runtimes"] = {name: {} for name in self.options.js_runtimes}
         return opts
 
     def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
-        """Run yt-dlp's extractor; errors become ResolveError/BroadcastUnavailable.
+        """Run yt-dlp's extractor; errors become ResolveError and its subclasses.
 
         ``live_from_start`` gives a live broadcast's adaptive formats addressable by fragment
         number (what a heal fetches) instead of its HLS formats."""
@@ -234,12 +346,17 @@ class Resolver:
         options = self._options(logger)
         if live_from_start:
             options["live_from_start"] = True
+        if self.ydl_class is not None:  # an injected fetch (the loopback site) guards itself
+            ydl_class = self.ydl_class
+        else:
+            policy = self.options.policy or policy_for(None)
+            ydl_class = guarded_ydl(yt_dlp.YoutubeDL, policy, url)
         try:
-            with guarded_ydl(yt_dlp.YoutubeDL, self.settings, url)(options) as ydl:
+            with ydl_class(options) as ydl:
                 info = ydl.extract_info(url, download=False, process=False)
                 info = ydl.process_ie_result(info, download=False) if info else info
         except yt_dlp.utils.DownloadError as exc:
-            raise translate_error(url, str(exc)) from exc
+            raise translate_error(url, str(exc), logger.warnings) from exc
         except (yt_dlp.utils.YoutubeDLError, OSError, ValueError) as exc:
             raise ResolveError(f"{url}: {exc}") from exc
         if not isinstance(info, dict):
@@ -255,9 +372,79 @@ class Resolver:
     def resolve(self, url: str) -> BroadcastInfo:
         """URL → :class:`BroadcastInfo`; never reports a finished (ENDLIST) stream as live."""
         info = self.extract(url)
-        result = info_from_ytdlp(info, url=url, max_height=self.settings.max_height)
+        result = info_from_ytdlp(info, url=url, max_height=self.options.max_height)
         log.debug("resolved %s: %s %s", url, result.live_status, result.manifest_url)
         return result
+
+
+def host_key(url: str) -> str:
+    """The site a URL's resolves load: every YouTube URL counts against one budget."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    if host == "youtu.be" or host == "youtube.com" or host.endswith(".youtube.com"):
+        return "youtube.com"
+    return host or url
+
+
+class ResolveBudget:
+    """At most ``per_host`` re-resolves per ``window_s`` for each host, shared by every
+    recording that uses the same resolver: too many make YouTube rate-limit the whole IP."""
+
+    def __init__(
+        self,
+        per_host: int = 30,
+        window_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_host = per_host
+        self.window_s = window_s
+        self.clock = clock
+        self._spent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, url: str) -> float:
+        """0 and one resolve spent, or the seconds until the host's budget has room."""
+        moment = self.clock()
+        with self._lock:
+            spent = self._spent.setdefault(host_key(url), deque())
+            while spent and moment - spent[0] >= self.window_s:
+                spent.popleft()
+            if len(spent) >= self.per_host:
+                return self.window_s - (moment - spent[0])
+            spent.append(moment)
+            return 0.0
+
+
+def resolve_backoff(failures: int, base_s: float = 3.0, cap_s: float = 300.0) -> float:
+    """Seconds before the next re-resolve after ``failures`` that did not help: exponential,
+    capped, with jitter (so many recordings do not resolve in step)."""
+    if failures <= 0:
+        return base_s
+    return float(min(cap_s, base_s * 2 ** min(failures, 16)) * random.uniform(0.8, 1.2))
+
+
+YTDLP_MAX_AGE_DAYS = 60
+
+
+def ytdlp_environment(js_runtimes: tuple[str, ...] = ("deno", "node")) -> dict[str, Any]:
+    """yt-dlp's version and age and the JavaScript runtime found, for ``status``."""
+    try:
+        from yt_dlp.version import __version__ as version
+    except ImportError:
+        return {"version": None, "warning": "yt-dlp is not installed"}
+    runtime = next((name for name in js_runtimes if shutil.which(name)), None)
+    env: dict[str, Any] = {"version": version, "js_runtime": runtime, "age_days": None}
+    warnings = []
+    match = re.match(r"(\d{4})\.(\d{1,2})\.(\d{1,2})", version)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+        released = datetime(year, month, day, tzinfo=UTC)
+        env["age_days"] = (datetime.now(UTC) - released).days
+        if env["age_days"] > YTDLP_MAX_AGE_DAYS:
+            warnings.append(f"yt-dlp {version} is {env['age_days']} days old: update it")
+    if runtime is None:
+        warnings.append(f"no JavaScript runtime ({', '.join(js_runtimes)}) found for YouTube")
+    env["warning"] = "; ".join(warnings) or None
+    return env
 
 
 RESOLVE_TIMEOUT_S = 120.0

@@ -28,6 +28,7 @@ from streamer.capture.hls import RecordResult, record
 from streamer.capture.timeline import GAP_TOLERANCE_S, TIMELINE, Timeline, TimelineWriter
 from streamer.config import Settings
 from streamer.errors import StreamerError
+from streamer.netguard import Policy
 from streamer.timeutil import parse_iso
 from streamer.youtube import BroadcastInfo, choose_format
 
@@ -110,7 +111,13 @@ async def heal_directory(
     if not wrapped.youtube:
         return _generic(directory, timeline)
     fetcher = FragmentFetcher(
-        str(target), wrapped, height=height, client=client, concurrency=concurrency, rate=rate
+        str(target),
+        wrapped,
+        height=height,
+        client=client,
+        concurrency=concurrency,
+        rate=rate,
+        policy=Policy.from_settings(settings),
     )
     try:
         report = await Healer(directory, fetcher, from_start=from_start).heal_once()

@@ -24,6 +24,7 @@ import httpx
 
 from streamer import __version__
 from streamer.errors import CaptureError, ResolveError
+from streamer.netguard import Policy
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,9 @@ class FragmentFetcher:
         client: httpx.AsyncClient | None = None,
         concurrency: int = 6,
         rate: float = 120.0,
+        policy: Policy | None = None,
     ) -> None:
+        self.policy = policy or Policy()
         self.url = url
         self.source = source
         self.height = height
@@ -149,6 +152,7 @@ class FragmentFetcher:
                 timeout=httpx.Timeout(20.0, connect=5.0),
                 follow_redirects=True,
                 headers={"User-Agent": f"streamer/{__version__}"},
+                transport=self.policy.transport(),  # SSRF: every request and redirect hop
             )
         return self._client
 

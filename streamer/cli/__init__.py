@@ -7,7 +7,7 @@ import sys
 import typer
 
 from streamer import __version__
-from streamer.cli import capture, heal, mark, publish, schedule, service, split, suggest
+from streamer.cli import capture, heal, mark, publish, schedule, service, split, suggest, worker
 from streamer.errors import StreamerError
 
 app = typer.Typer(
@@ -35,7 +35,7 @@ def _root(
     """streamer: livestream orchestration and archiving."""
 
 
-for module in (schedule, capture, heal, split, suggest, mark, publish, service):
+for module in (schedule, capture, heal, split, suggest, mark, publish, service, worker):
     module.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -45,10 +46,27 @@ def run(
     setup_logging(settings.log_level)
     settings.admin_token_value()  # refuse a placeholder token outside development, early
 
+    def serving(base: str) -> None:
+        Console(stderr=True).print(f"streamer running: {base}/  (API {base}/api/v1/vods)")
+
     async def main() -> None:
+        if settings.runner == "procrastinate":
+            # one planner among all `streamer run`s: the others stand by (advisory lock)
+            from streamer.service.elected import run_elected
+
+            elected = asyncio.ensure_future(
+                run_elected(settings, port=port or settings.port, host=host, on_serving=serving)
+            )
+            stopper = asyncio.ensure_future(_until_signal())
+            await asyncio.wait({elected, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (elected, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            return
         orch = Orchestrator(settings)
         async with serve(settings, orch, port=port or settings.port, host=host) as base:
-            Console(stderr=True).print(f"streamer running: {base}/  (API {base}/api/v1/vods)")
+            serving(base)
             await _until_signal()
 
     asyncio.run(main())
@@ -102,6 +120,11 @@ def status(
 
     settings = _settings()
     data = status_of(Store(settings.db_url))
+    if settings.runner == "procrastinate":
+        from streamer.distributed.db import settings_dsn
+        from streamer.distributed.monitor import snapshot
+
+        data.update(snapshot(settings_dsn(settings)))
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -162,6 +185,26 @@ def _print_status(data: dict[str, Any]) -> None:
     console.print(f"sessions by state: {counts or 'none'}")
     for problem in data["schedule_errors"]:
         console.print(f"[red]{problem}[/red]")
+    if "workers" in data:
+        _print_workers(console, data)
+
+
+def _print_workers(console: Console, data: dict[str, Any]) -> None:
+    """The distributed mode's workers and queue depth."""
+    wt = Table(title="workers", title_justify="left")
+    for col in ("host", "pid", "queues", "running", "last heartbeat"):
+        wt.add_column(col, overflow="fold")
+    for w in data["workers"]:
+        running = ", ".join(f"{j['task'].rsplit('.', 1)[-1]} {j['args']}" for j in w["running"])
+        wt.add_row(
+            w["host"], str(w["pid"]), ",".join(w["queues"]), running or "-", w["last_heartbeat"]
+        )
+    console.print(wt)
+    depth = "; ".join(
+        f"{q}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+        for q, c in sorted(data["queues"].items())
+    )
+    console.print(f"queues: {depth or 'empty'}")
 
 
 def register(app: typer.Typer) -> None:

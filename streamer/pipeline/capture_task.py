@@ -18,7 +18,8 @@ from typing import Any
 from streamer import metrics
 from streamer.capture.backfill import record_with_backfill
 from streamer.capture.hls import RecordResult
-from streamer.capture.watcher import watch
+from streamer.capture.timeline import Timeline
+from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, ResolveError, StreamerError
 from streamer.pipeline.states import BroadcastState
@@ -57,6 +58,7 @@ class Captures:
         self._stops: dict[str, asyncio.Event] = {}
         self._progress: dict[str, dict[str, Any]] = {}
         self._closing = False
+        self._warned: set[tuple[str, str, str]] = set()  # warnings sent once per broadcast
 
     def start(self, event_id: str, broadcast_id: str, *, manual: bool = False) -> bool:
         """Start the watch → capture task of a broadcast unless it is already running (call
@@ -105,7 +107,12 @@ class Captures:
         try:
             await self._follow(b, rec_dir, not_after, stop)
         except ResolveError as exc:
-            self.mark(b, B.FAILED, str(exc))
+            hint = f" (hint: {exc.hint})" if exc.hint else ""
+            self.mark(b, B.FAILED, f"{exc.kind}: {exc}{hint}")
+            self._emit(
+                "broadcast.failed",
+                {"event_id": b.event_id, "broadcast_id": b.id, "kind": exc.kind, "hint": exc.hint},
+            )
         except StreamerError as exc:
             log.exception("capture of %s failed", key)
             self.mark(b, B.FAILED, str(exc))
@@ -116,32 +123,44 @@ class Captures:
     async def _follow(
         self, b: BroadcastView, rec_dir: Path, not_after: datetime, stop: asyncio.Event
     ) -> None:
-        """Watch and record until the broadcast is over, stopped, or the service closes."""
+        """Watch and record until the broadcast is over, stopped, or the service closes.
+
+        Every watch, the first and each restart, runs to the end plus the late limit."""
         assert b.url is not None
         resume = b.state == B.LIVE  # a restart inside the window: record at once
-        recorded = False
+        recorded: set[str] = set()  # video ids recorded in this window
+        did_record = False
+        late = timedelta(seconds=self.settings.late_limit_s)
         while True:
             if not resume:
-                self.mark(
-                    b, B.WATCHING, "ended early; watching for a restart" if recorded else None
-                )
+                why = "ended early; watching for a restart" if did_record else None
+                self.mark(b, B.WATCHING, why)
                 watched = await watch(
                     self.resolver,
                     b.url,
-                    not_after=b.end if recorded else not_after,
+                    not_after=not_after,
                     poll_s=self.settings.watch_poll_s,
+                    start=b.start,
+                    window_start=b.start - timedelta(seconds=self.settings.watch_lead_s),
+                    recorded=frozenset(recorded),
+                    unavailable_until=b.start + late,
+                    on_status=lambda status: self._on_watch(b, status),
                     stop=stop,
                 )
                 if watched.state == "stopped":
-                    self.mark(b, B.ENDED if recorded else B.PLANNED, "stopped")
+                    self.mark(b, B.ENDED if did_record else B.PLANNED, "stopped")
+                    return
+                if watched.state == "failed":
+                    self.mark(b, B.FAILED, watched.reason)
                     return
                 if watched.state != "live":
-                    if recorded and watched.state == "ended" and now() < b.end:
-                        # the same stream is over; a new one may start before the end
+                    if did_record and watched.state == "ended" and now() < not_after:
+                        self._warn_watch_url(b)
+                        # the same stream is over; a new one may start before the limit
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(stop.wait(), self.settings.watch_poll_s)
                         continue
-                    if recorded:
+                    if did_record:
                         self.mark(b, B.ENDED, "no restart before the window ended")
                     else:
                         target = B.MISSING if watched.state == "missed" else B.ENDED
@@ -149,7 +168,8 @@ class Captures:
                     return
             resume = False
             outcome = await self._record(b, rec_dir, not_after, stop)
-            recorded = True
+            did_record = True
+            recorded.update(_recorded_videos(rec_dir, outcome))
             if self._closing:
                 return  # stays live: the next start resumes the capture
             if outcome.state == "failed":
@@ -160,8 +180,54 @@ class Captures:
                 "broadcast.ended",
                 {"event_id": b.event_id, "broadcast_id": b.id, "state": outcome.state},
             )
-            if outcome.state == "stopped" or now() >= b.end:
+            if outcome.state == "stopped" or now() >= not_after:
                 return
+
+    def _on_watch(self, b: BroadcastView, status: WatchStatus) -> None:
+        """A watch poll that found trouble: the real reason goes to the state and a webhook."""
+        if status.kind is None or status.kind in ("not_live_yet", "resolve_error"):
+            return
+        reason = f"{status.kind}: {status.error}"
+        if status.hint:
+            reason += f" (hint: {status.hint})"
+        self.mark(b, B.WATCHING, reason)
+        key = (b.event_id, b.id, status.kind)
+        if key not in self._warned:
+            self._warned.add(key)
+            self._emit(
+                "broadcast.warning",
+                {
+                    "event_id": b.event_id,
+                    "broadcast_id": b.id,
+                    "kind": status.kind,
+                    "reason": status.error,
+                    "hint": status.hint,
+                },
+            )
+
+    def _warn_watch_url(self, b: BroadcastView) -> None:
+        """A watch URL cannot follow a stream that YouTube restarted as a new video."""
+        assert b.url is not None
+        if is_channel_live_url(b.url):
+            return
+        reason = (
+            "the recorded video ended; if the stream restarted as a new video, this watch URL "
+            "cannot follow it: use the channel's /live URL"
+        )
+        self.mark(b, B.WATCHING, reason)
+        key = (b.event_id, b.id, "watch_url_ended")
+        if key not in self._warned:
+            self._warned.add(key)
+            self._emit(
+                "broadcast.warning",
+                {
+                    "event_id": b.event_id,
+                    "broadcast_id": b.id,
+                    "kind": "watch_url_ended",
+                    "reason": reason,
+                    "hint": "use the channel's /live URL",
+                },
+            )
 
     async def _record(
         self, b: BroadcastView, rec_dir: Path, until: datetime, stop: asyncio.Event
@@ -214,6 +280,11 @@ class Captures:
         metrics.CAPTURED_BYTES.labels(broadcast=key).inc(max(0, nbytes - before.get("bytes", 0)))
         metrics.GAPS.labels(broadcast=key).inc(max(0, gaps - before.get("gaps", 0)))
         self._progress[key] = {"segments": segments, "bytes": nbytes, "gaps": gaps}
+        status = str(getattr(p, "status", "recording"))
+        if status != before.get("status", "recording"):
+            # e.g. "recording; re-resolve backing off 48s (playlist HTTP 403)": say so
+            self.store.save_recording(event_id, broadcast_id, reason=status)
+        self._progress[key]["status"] = status
         if segments - before.get("saved", 0) >= 10 or gaps != before.get("gaps", 0):
             self._progress[key]["saved"] = segments
             self.store.save_recording(
@@ -227,3 +298,11 @@ class Captures:
             self.store.set_broadcast_state(b.event_id, b.id, target, reason)
         except IllegalTransition as exc:
             log.warning("%s", exc)
+
+
+def _recorded_videos(rec_dir: Path, outcome: RecordResult) -> set[str]:
+    """The video ids a recording followed (an ended one of these on /live is our end)."""
+    ids = {str(v) for v in Timeline.load(rec_dir).meta.get("video_ids") or []}
+    if outcome.info is not None and outcome.info.video_id:
+        ids.add(outcome.info.video_id)
+    return ids

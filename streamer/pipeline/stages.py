@@ -17,6 +17,7 @@ from pathlib import Path
 from streamer import metrics
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, NotFoundError, SplitError, StreamerError
+from streamer.pipeline.capture_task import recording_dir
 from streamer.pipeline.cutchoice import choose_cut
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
@@ -172,20 +173,23 @@ def _split(
     program = store.program(event_id)
     session = program.session(session_id)
     rec = store.recording(event_id, session.broadcast)
-    if rec is None or not Path(rec.dir).exists():
+    # a worker on another machine reads its own copy (pulled from the raw store) instead
+    here = recording_dir(settings, event_id, session.broadcast)
+    directory = Path(rec.dir) if rec is not None and Path(rec.dir).exists() else here
+    if rec is None or not directory.exists():
         raise SplitError(f"missing: broadcast {session.broadcast!r} was never recorded")
     choice = choose_cut(
         store,
         program,
         session_id,
-        Path(rec.dir),
+        directory,
         radius_s=settings.cut_radius_s,
         threshold=settings.auto_cut_confidence,
     )
     start, end = choice.start, choice.end
     broadcast = program.broadcast(session.broadcast)
     result = split_session(
-        Path(rec.dir),
+        directory,
         program,
         session_id,
         settings.vods_dir,

@@ -13,6 +13,7 @@ from streamer.pipeline.states import SESSION_PUBLISHED
 from streamer.pipeline.store import BroadcastView, SessionView, Store
 from streamer.schedule.model import Program, title_text
 from streamer.timeutil import iso, now
+from streamer.youtube import ytdlp_environment
 
 
 def broadcast_json(b: BroadcastView, tz: ZoneInfo | None = None) -> dict[str, Any]:
@@ -96,6 +97,8 @@ def status_of(
         "sessions": sessions,
         "schedule_errors": errors or [],
         "log": store.log(20),
+        # the most common cause of a failed YouTube recording is an old yt-dlp
+        "ytdlp": ytdlp_environment(),
     }
 
 

@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 import streamer.capture.hls as hls
+import streamer.capture.poller as poller
+import streamer.capture.refresh as refresh
 from streamer.capture.playlist import MediaPlaylist, Variant
 from streamer.capture.timeline import Timeline
 from streamer.youtube import BroadcastInfo
@@ -63,13 +65,14 @@ def test_unchanged_playlist_bytes_are_not_parsed_again(
         return httpx.Response(200, content=TS * 10)
 
     parsed: list[bytes] = []
-    real_parse = hls.parse
+    real_parse = poller.parse
 
     def counting_parse(text: str, url: str) -> MediaPlaylist | list[Variant]:
         parsed.append(text.encode())
         return real_parse(text, url)
 
-    monkeypatch.setattr(hls, "parse", counting_parse)
+    monkeypatch.setattr(poller, "parse", counting_parse)  # the poll loop's module
+    monkeypatch.setattr(refresh, "parse", counting_parse)  # the resolve's master/media fetch
     result = _record(httpx.MockTransport(handler), tmp_path / "rec")
 
     assert result.state == "ended", result.reason
@@ -110,7 +113,7 @@ def test_a_segment_failing_with_5xx_is_tried_4_times_then_skipped(
     assert result.state == "ended", result.reason
     # 4 attempts, then a gap; tried again (4 attempts each) on later polls while listed,
     # up to MAX_REFILL_ATTEMPTS polls in all
-    assert gets["/seg11.ts"] == 4 * hls.MAX_REFILL_ATTEMPTS
+    assert gets["/seg11.ts"] == 4 * poller.MAX_REFILL_ATTEMPTS
     assert gets["/seg12.ts"] == 2  # a refused connection is retried too
     # Backoff with jitter: 0.25, 0.5, 1 s (+ up to 0.25 s) for seg11, 0.25 s (+) for seg12.
     for wait, base in zip(waits[:4], [0.25, 0.5, 1.0, 0.25], strict=True):

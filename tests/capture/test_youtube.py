@@ -204,7 +204,8 @@ def test_live_without_hls_format_is_an_error() -> None:
 def test_translate_error(message: str, cls: type[ResolveError]) -> None:
     url = "http://127.0.0.1:9/live.m3u8" if "[generic]" in message else WATCH_URL
     error = translate_error(url, message)
-    assert type(error) is cls
+    assert isinstance(error, cls)
+    assert (cls is BroadcastUnavailable) == isinstance(error, BroadcastUnavailable)
     assert str(error).startswith(url)
     assert "ERROR:" not in str(error)
 
@@ -281,11 +282,13 @@ def test_watch_gives_up_at_not_after() -> None:
     assert result.info is not None and result.info.is_upcoming
 
 
-def test_next_delay_sleeps_until_near_the_scheduled_start() -> None:
+def test_next_delay_is_steady_while_upcoming_and_backs_off_on_failures() -> None:
+    # issue 14: a far scheduled start no longer means long sleeps (the broadcaster may
+    # start early); only real failures back off
     info = info_from_ytdlp(upcoming(3 * 3600))
     at = now()
     assert 0.85 * 30 <= next_delay(None, 0, 30, 300, at) <= 1.15 * 30
-    assert next_delay(info, 0, 30, 300, at) >= 0.85 * 300  # far away: long sleeps, capped
+    assert next_delay(info, 0, 30, 300, at) <= 1.15 * 30
     assert next_delay(None, 3, 30, 600, at) >= 0.85 * 240  # backoff after failures
 
 

@@ -23,11 +23,10 @@ from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.store import Store
 from streamer.publish.memory import MemoryStorage
 from streamer.simulate.program import DaySpec, plan_day
-from tests.conftest import TEST_TOKEN
+from tests.conftest import TEST_TOKEN as TOKEN
 from tests.detect.conftest import RADIUS_S, Rendered
 
 DAY = plan_day(DaySpec(talks=3, talk_s=(600, 900), late_s=(0, 300), seed=2))
-TOKEN = TEST_TOKEN  # the token of the shared settings fixture
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Scale-out on procrastinate + PostgreSQL: the App, schema, leases and workers (issue 16)."""

@@ -1,0 +1,105 @@
+"""A capture under a lease: what a capture job runs on a worker in the distributed mode.
+
+1. Take the broadcast's capture lease, or leave (another worker captures it).
+2. Pull what earlier owners shipped into this worker's recording dir, so the recorder resumes
+   after their last stored segment and refetches what the playlist window still holds.
+3. Record, shipping new segments every ``ship_every_s``; every upload is fenced by the lease.
+4. The moment the lease is lost (taken over, or not renewable before its local deadline) the
+   recording stops and nothing more is shipped. A clean end ships the rest and frees the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from streamer.capture.hls import RecordResult
+from streamer.distributed.leases import CaptureLeases, LeaseKeeper, LeaseLost
+from streamer.distributed.raw import RawShipper, pull
+from streamer.errors import NotFound, StorageError
+from streamer.publish.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# record(stop=...) -> RecordResult; the caller binds URL, dir and the rest
+Recorder = Callable[[asyncio.Event], Awaitable[RecordResult]]
+
+
+@dataclass(frozen=True)
+class LeasedCapture:
+    outcome: Literal["recorded", "lost", "busy"]
+    result: RecordResult | None = None
+    token: int | None = None
+
+
+async def capture_under_lease(
+    leases: CaptureLeases,
+    broadcast_key: str,
+    rec_dir: Path,
+    recorder: Recorder,
+    *,
+    storage: Storage | None,
+    root: str,
+    ship_every_s: float = 2.0,
+) -> LeasedCapture:
+    lease = await leases.acquire(broadcast_key)
+    if lease is None:
+        return LeasedCapture("busy")
+    keeper = LeaseKeeper(leases, lease)
+    stop = asyncio.Event()
+    shipper: RawShipper | None = None
+    if storage is not None:
+        with contextlib.suppress(NotFound):  # nothing shipped yet: a fresh recording
+            fetched = await asyncio.to_thread(pull, storage, root, rec_dir)
+            log.info("capture of %s resumes from %d stored segments", broadcast_key, fetched)
+        shipper = RawShipper(storage, root, rec_dir, fence=keeper.check)
+        await asyncio.to_thread(shipper.resume)
+    side = [
+        asyncio.ensure_future(keeper.run()),
+        asyncio.ensure_future(_stop_when_lost(keeper, stop)),
+    ]
+    if shipper is not None:
+        side.append(asyncio.ensure_future(_ship_loop(shipper, stop, ship_every_s)))
+    try:
+        result = await recorder(stop)
+    finally:
+        for task in side:
+            task.cancel()
+        for task in side:
+            with contextlib.suppress(asyncio.CancelledError, LeaseLost):
+                await task
+        await leases.close()
+    if not keeper.valid():
+        log.warning("capture of %s stopped: lease lost (token %d)", broadcast_key, lease.token)
+        return LeasedCapture("lost", result, lease.token)
+    if shipper is not None:
+        with contextlib.suppress(LeaseLost):
+            await asyncio.to_thread(shipper.ship)
+    with contextlib.suppress(Exception):  # best effort: otherwise it simply expires
+        await leases.release(keeper.lease)
+    return LeasedCapture("recorded", result, lease.token)
+
+
+async def _stop_when_lost(keeper: LeaseKeeper, stop: asyncio.Event) -> None:
+    await keeper.lost.wait()
+    stop.set()
+
+
+async def _ship_loop(shipper: RawShipper, stop: asyncio.Event, every_s: float) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(shipper.ship)
+        except LeaseLost:
+            stop.set()
+            return
+        except StorageError as exc:  # the store is down: the next round ships the backlog
+            log.warning("shipping raw segments failed: %s", exc)

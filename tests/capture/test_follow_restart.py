@@ -1,0 +1,155 @@
+"""Issue 14, defects 1 and 2: the capture task of a broadcast (pipeline/capture_task.py) on the
+loopback YouTube, in real time (a window of seconds): the restart watch honours the late
+limit, and a channel's /live showing yesterday's video is no end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamer.capture.timeline import Timeline
+from streamer.config import Settings
+from streamer.pipeline.capture_task import Captures, recording_dir
+from streamer.pipeline.store import Store
+from streamer.schedule.load import program_from_data
+from streamer.simulate import ReplayServer
+from streamer.simulate.youtube_site import HANDLE, Screen, Video, YouTubeSite
+from streamer.timeutil import iso
+from streamer.youtube import Resolver
+from tests.capture.loopback import Media
+
+LIVE_URL = f"https://www.youtube.com/{HANDLE}/live"
+
+
+def wall() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def site() -> Iterator[YouTubeSite]:
+    with YouTubeSite() as running:
+        yield running
+
+
+@pytest.fixture
+def media(replay_cache: Path, site: YouTubeSite) -> Iterator[Media]:
+    source = ReplayServer(replay_cache, width=320, height=180, count=6).source_dir
+    served = Media.from_dir(source, wall, before=site.tick)
+    yield served
+    served.close()
+
+
+def go_live(site: YouTubeSite, media: Media, video_id: str, start: datetime, end: datetime) -> None:
+    """A stream on /live from ``start``; at ``end`` its playlist ends and the video is over."""
+    media.add(video_id, start, ended=end)
+    video = Video(
+        video_id, Screen.LIVE, started_at=start, hls_manifest_url=media.master_url(video_id)
+    )
+    site.add(video, on_live=True)
+
+    def over(_: YouTubeSite) -> None:
+        video.screen, video.ended_at = Screen.WAS_LIVE, end
+
+    site.at(end + timedelta(seconds=1), over)
+
+
+def captures(tmp_path: Path, site: YouTubeSite, start: datetime, end: datetime) -> Captures:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        schedules=tmp_path / "schedules",
+        late_limit_s=30,
+        watch_poll_s=1.0,
+        watch_lead_s=60,
+        stall_timeout_s=20,
+    )
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.sync_program(
+        program_from_data(
+            {
+                "event": {"id": "fest", "title": "Fest", "timezone": "UTC"},
+                "broadcasts": [
+                    {"id": "main", "url": LIVE_URL, "start": iso(start), "end": iso(end)}
+                ],
+                "sessions": [
+                    {
+                        "id": "talk",
+                        "broadcast": "main",
+                        "start": iso(start),
+                        "end": iso(end),
+                        "title": "Talk",
+                    }
+                ],
+            }
+        )
+    )
+    events: list[tuple[str, dict[str, Any]]] = []
+    return Captures(
+        settings,
+        store,
+        Resolver(ydl_class=site.ydl_class()),
+        emit=lambda kind, payload: events.append((kind, payload)),
+        on_end=lambda event_id, broadcast_id: None,
+    )
+
+
+def follow_until(caps: Captures, video_id: str, deadline_s: float) -> Timeline:
+    """Run the capture task until the recording holds ``video_id``'s ended stream."""
+    rec = recording_dir(caps.settings, "fest", "main")
+
+    async def main() -> Timeline:
+        caps.start("fest", "main")
+        loop = asyncio.get_running_loop()
+        limit = loop.time() + deadline_s
+        try:
+            while loop.time() < limit:
+                await asyncio.sleep(0.5)
+                timeline = Timeline.load(rec)
+                if video_id in (timeline.meta.get("video_ids") or []) and timeline.end_state:
+                    break
+        finally:
+            await caps.stop("fest", "main")
+        return Timeline.load(rec)
+
+    return asyncio.run(main())
+
+
+def test_restart_after_the_scheduled_end_is_recorded(
+    tmp_path: Path, site: YouTubeSite, media: Media
+) -> None:
+    start = wall()
+    end = start + timedelta(seconds=16)
+    # drops 4 s before the scheduled end, comes back as a new video 5 s after it
+    go_live(site, media, "firstpart01", start - timedelta(seconds=2), end - timedelta(seconds=4))
+    back = end + timedelta(seconds=5)
+    site.at(back, lambda s: go_live(s, media, "overrun0001", back, back + timedelta(seconds=4)))
+    timeline = follow_until(captures(tmp_path, site, start, end), "overrun0001", 60)
+    overrun = [s for s in timeline.segments if s.start >= back]
+    assert len(overrun) >= 3, [(s.part, s.seq, s.start) for s in timeline.segments]
+    assert timeline.meta.get("video_ids") == ["firstpart01", "overrun0001"]
+
+
+def test_live_url_on_yesterdays_video_still_records_todays(
+    tmp_path: Path, site: YouTubeSite, media: Media
+) -> None:
+    start = wall()
+    end = start + timedelta(seconds=20)
+    yesterday = Video(
+        "yesterday01",
+        Screen.WAS_LIVE,
+        started_at=start - timedelta(days=1),
+        ended_at=start - timedelta(hours=20),
+    )
+    site.add(yesterday, on_live=True)
+    live = start + timedelta(seconds=4)
+    site.at(live, lambda s: go_live(s, media, "todays00001", live, live + timedelta(seconds=5)))
+    caps = captures(tmp_path, site, start, end)
+    timeline = follow_until(caps, "todays00001", 60)
+    assert len(timeline.segments) >= 3
+    assert timeline.meta.get("video_ids") == ["todays00001"]

@@ -1,0 +1,232 @@
+"""Planner election and capture leases against a real PostgreSQL, with real processes killed
+(SIGKILL) or frozen (SIGSTOP) mid-lease."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import pytest
+
+from streamer.distributed.leases import CaptureLeases, LeaseKeeper, LeaseLost, fenced
+from streamer.distributed.planner import PlannerLease
+from streamer.distributed.schema import ensure_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+    """Poll ``probe`` until it returns something (a deadline, not a pace: no speed assumed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or probe}")
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGCONT)
+            p.kill()
+        p.wait(timeout=30)
+
+
+def spawn(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tests.distributed.lease_proc", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(p)
+    assert p.stdout is not None
+    line = p.stdout.readline()  # Python's start-up can take seconds on a busy machine
+    assert line.strip() == "ready", line + (p.stderr.read() if p.stderr else "")
+    return p
+
+
+def query(dsn: str, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(sql, params)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+def test_one_planner_and_standby_takes_over_after_sigkill(
+    pg_dsn: str, procs: list[subprocess.Popen[str]]
+) -> None:
+    query(pg_dsn, "CREATE TABLE planner_beats (pid int, at timestamptz DEFAULT clock_timestamp())")
+    a, b = spawn(procs, "planner", pg_dsn), spawn(procs, "planner", pg_dsn)
+
+    def planners() -> set[int]:
+        return {int(r[0]) for r in query(pg_dsn, "SELECT DISTINCT pid FROM planner_beats")}  # type: ignore[call-overload]
+
+    first = wait_for(planners, what="a planner")
+    time.sleep(0.5)  # let a wrongly elected second planner show itself, if there were one
+    assert len(planners()) == 1, "two processes planned at once"
+    leader = a if a.pid in first else b
+    standby = b if leader is a else a
+    killed_at = query(pg_dsn, "SELECT clock_timestamp()")[0][0]
+    leader.kill()  # SIGKILL: no clean-up runs; the kernel closes its socket
+    wait_for(lambda: standby.pid in planners(), timeout=15, what="the standby to plan")
+    took = query(
+        pg_dsn, "SELECT min(at) - %s FROM planner_beats WHERE pid = %s", killed_at, standby.pid
+    )[0][0]
+    assert took.total_seconds() < 5, f"takeover took {took}"  # type: ignore[union-attr]
+    # never two at once: no beat of the old leader after the new one's first
+    overlap = query(
+        pg_dsn,
+        "SELECT count(*) FROM planner_beats WHERE pid = %s AND at >"
+        " (SELECT min(at) FROM planner_beats WHERE pid = %s)",
+        leader.pid,
+        standby.pid,
+    )[0][0]
+    assert overlap == 0
+
+
+def test_capture_lease_passes_on_after_sigkill_within_ttl(
+    pg_dsn: str, procs: list[subprocess.Popen[str]]
+) -> None:
+    asyncio.run(ensure_schema(pg_dsn))
+    query(
+        pg_dsn,
+        "CREATE TABLE capture_writes (owner text, token bigint, n int,"
+        " at timestamptz DEFAULT clock_timestamp())",
+    )
+    ttl = 2.0
+    a = spawn(procs, "capture", pg_dsn, "b1", str(ttl))
+    wait_for(lambda: query(pg_dsn, "SELECT 1 FROM capture_writes"), what="the first capture")
+    b = spawn(procs, "capture", pg_dsn, "b1", str(ttl))
+    time.sleep(0.5)  # b must not write while a holds the lease
+    owners = {r[0] for r in query(pg_dsn, "SELECT DISTINCT owner FROM capture_writes")}
+    assert owners == {f"proc:{a.pid}"}
+    killed_at = query(pg_dsn, "SELECT max(at) FROM capture_writes")[0][0]
+    a.kill()
+    wait_for(
+        lambda: query(pg_dsn, "SELECT 1 FROM capture_writes WHERE owner = %s", f"proc:{b.pid}"),
+        timeout=ttl * 5,
+        what="the standby to capture",
+    )
+    rows = query(
+        pg_dsn,
+        "SELECT owner, min(token), max(token), min(at) FROM capture_writes GROUP BY owner"
+        " ORDER BY min(at)",
+    )
+    (_, ta, _, _), (_, tb, _, b_first) = rows
+    assert tb == int(ta) + 1  # type: ignore[call-overload]  # the fencing token moved on
+    gap = (b_first - killed_at).total_seconds()  # type: ignore[operator]
+    assert gap < ttl + 2.0, f"takeover after {gap:.1f}s with a {ttl}s lease"
+
+
+def test_a_worker_that_lost_its_lease_stops_writing(
+    pg_dsn: str, procs: list[subprocess.Popen[str]]
+) -> None:
+    asyncio.run(ensure_schema(pg_dsn))
+    query(
+        pg_dsn,
+        "CREATE TABLE capture_writes (owner text, token bigint, n int,"
+        " at timestamptz DEFAULT clock_timestamp())",
+    )
+    ttl = 2.0
+    a = spawn(procs, "capture", pg_dsn, "b1", str(ttl))
+    wait_for(lambda: query(pg_dsn, "SELECT 1 FROM capture_writes"), what="the first capture")
+    a.send_signal(signal.SIGSTOP)  # frozen (a long GC pause, a suspended VM): it cannot renew
+    b = spawn(procs, "capture", pg_dsn, "b1", str(ttl))
+    b_owner = f"proc:{b.pid}"
+    wait_for(
+        lambda: query(pg_dsn, "SELECT 1 FROM capture_writes WHERE owner = %s", b_owner),
+        timeout=ttl * 5,
+        what="the standby to capture",
+    )
+    a.send_signal(signal.SIGCONT)  # back, with a lease that passed on while it slept
+    out, _ = a.communicate(timeout=30)
+    assert a.returncode == 3 and "lost" in out
+    late = query(
+        pg_dsn,
+        "SELECT count(*) FROM capture_writes WHERE owner = %s AND at >="
+        " (SELECT min(at) FROM capture_writes WHERE owner = %s)",
+        f"proc:{a.pid}",
+        b_owner,
+    )[0][0]
+    assert late == 0, "the old owner wrote after the takeover"
+
+
+def test_fence_refuses_a_stale_token(pg_dsn: str) -> None:
+    async def scenario() -> None:
+        await ensure_schema(pg_dsn)
+        mine = CaptureLeases(pg_dsn, "w1", ttl_s=60)
+        theirs = CaptureLeases(pg_dsn, "w2", ttl_s=60)
+        lease = await mine.acquire("b1")
+        assert lease is not None and lease.token == 1
+        assert await theirs.acquire("b1") is None  # held: no takeover
+        again = await mine.acquire("b1")  # our own lease: renewed, same token
+        assert again is not None and again.token == 1
+        await mine.release(lease)
+        taken = await theirs.acquire("b1")
+        assert taken is not None and taken.token == 2
+        assert await mine.renew(lease) is None
+        conn = await psycopg.AsyncConnection.connect(pg_dsn, autocommit=False)
+        async with conn:
+            with pytest.raises(LeaseLost):
+                async with fenced(conn, lease):
+                    pass
+            async with fenced(conn, taken):
+                pass
+
+    asyncio.run(scenario())
+
+
+def test_keeper_stops_on_its_own_when_the_database_is_unreachable() -> None:
+    """No renewal gets through: the local deadline ends the lease before the server's expiry."""
+    now = [0.0]
+    slept: list[float] = []
+
+    class Unreachable(CaptureLeases):
+        async def renew(self, lease: object) -> None:  # type: ignore[override]
+            raise OSError("connection timed out")
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    from datetime import UTC, datetime
+
+    from streamer.distributed.leases import Lease
+
+    leases = Unreachable("postgresql://unused", "w1", ttl_s=30)
+    keeper = LeaseKeeper(
+        leases, Lease("b1", "w1", 1, datetime.now(UTC)), clock=lambda: now[0], sleep=sleep
+    )
+    asyncio.run(keeper.run())
+    assert not keeper.valid() and keeper.lost.is_set()
+    assert now[0] <= 24  # 30 s less the margin: stopped before the server would hand the lease on
+    with pytest.raises(LeaseLost):
+        keeper.check()
+
+
+def test_planner_lease_is_exclusive_and_freed_on_release(pg_dsn: str) -> None:
+    async def scenario() -> None:
+        one, two = PlannerLease(pg_dsn), PlannerLease(pg_dsn)
+        assert await one.try_acquire()
+        assert not await two.try_acquire()
+        assert await one.still_held()
+        await one.release()
+        assert await two.try_acquire()
+        assert await two.still_held()
+        await two.release()
+
+    asyncio.run(scenario())
