@@ -32,7 +32,7 @@ from streamer.errors import NotFoundError, ScheduleError, StorageError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore
+from streamer.pipeline.marks import MarkStore, predicted_end
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.runner import InProcessRunner, Runner
@@ -228,7 +228,10 @@ class Orchestrator:
         if s.state not in SESSION_PROCESSABLE:
             self._remove_job(job_id)
             return
-        at = s.end + timedelta(seconds=self.settings.grace_s)
+        # a day running late is cut at its predicted end, never before the scheduled one
+        predicted = predicted_end(self.store, s.event_id, s.id)
+        end = max(s.end, predicted) if predicted is not None else s.end
+        at = end + timedelta(seconds=self.settings.grace_s)
         if s.state == S.FAILED:
             due = POLICY.next_try(s.attempts, s.next_try_at, s.updated_at)
             if due is None:
@@ -366,6 +369,11 @@ class Orchestrator:
         made = MarkStore(self.store).add(
             s.key, Edge(request.edge), at, by=request.by or "admin", source=source
         )
+        if self._loop is not None and request.edge == "start":
+            # the delay moves the later sessions' processing: plan them again
+            later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
+            for v in later:
+                self._loop.call_soon_threadsafe(self._plan_session, v)
         return made.to_json()
 
     def suggest(self, session_id: str) -> dict[str, Any]:
