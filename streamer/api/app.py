@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
-from streamer.api import admin, errors, media, ops, public, viewer
+from streamer.api import admin, desk, errors, media, ops, public, viewer
 from streamer.api.deps import AppContext
 from streamer.api.fastpath import CachedReads
 from streamer.api.guard import RequestGuard
@@ -97,6 +97,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(viewer.router)
+    desk.install(app, token)
     root = getattr(storage, "root", None)
     from streamer.publish.local import LocalStorage
 

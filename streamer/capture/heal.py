@@ -165,8 +165,15 @@ class Healer:
         if self.broadcast_start is not None:
             meta["broadcast_start"] = iso(self.broadcast_start)
         final = report.status == "was_live" or (report.status == "post_live" and report.complete)
+        stamp = iso(now())
+        before = meta.get("heal")
+        # when a heal last added media: what was cut before then is cut again (the service)
+        filled = before.get("filled_at") if isinstance(before, dict) else None
+        if report.segments:
+            filled = stamp
         meta["heal"] = {
-            "at": iso(now()),
+            "at": stamp,
+            "filled_at": filled,
             "source_status": report.status,
             "remaining_s": round(sum((e - s).total_seconds() for s, e, _ in report.remaining), 3),
             "final": bool(final),

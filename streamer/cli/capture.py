@@ -291,6 +291,9 @@ def register(app: typer.Typer) -> None:
         window: int = typer.Option(10, min=2, help="Segments in the live window."),
         duration: float | None = typer.Option(None, help="End (ENDLIST) after S seconds."),
         replay: int = typer.Option(0, help="Serve N pre-encoded replay streams instead."),
+        youtube: bool = typer.Option(
+            False, "--youtube", help="YouTube-shaped: 30 s HLS window, DVR, archive after."
+        ),
     ) -> None:
         """Run a simulated live broadcast on loopback until Ctrl-C (or --duration)."""
         from streamer.simulate import ReplayServer, SimulatedBroadcast
@@ -300,6 +303,9 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise ConfigError(f"--size {size!r} is not WxH") from exc
         root = out or Path(tempfile.mkdtemp(prefix="streamer-sim-"))
+        if youtube:
+            _simulate_youtube(root, segment_s, width, height, duration or 600.0)
+            return
         deadline = time.monotonic() + duration if duration else None
         if replay:
             server = ReplayServer(
@@ -333,3 +339,32 @@ def register(app: typer.Typer) -> None:
         typer.echo("stopped (ENDLIST written)")
         time.sleep(1.0)
         sim.close()
+
+
+def _simulate_youtube(
+    root: Path, segment_s: float, width: int, height: int, duration: float
+) -> None:
+    from streamer.cli import simulate_youtube
+
+    count = [0]
+
+    def interrupted(signum: int, frame: object) -> None:
+        count[0] += 1
+
+    def echo(line: str) -> None:
+        typer.echo(line)
+        sys.stdout.flush()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        simulate_youtube.run(
+            root,
+            segment_s=segment_s,
+            width=width,
+            height=height,
+            duration=duration,
+            echo=echo,
+            interrupts=lambda: count[0],
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)

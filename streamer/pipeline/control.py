@@ -6,6 +6,7 @@ Kept as a Protocol so the API depends on an interface, not on APScheduler.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -107,6 +108,19 @@ class Control(Protocol):
 
     def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
         """Accept a held cut (``held`` → published); IllegalTransition when not held."""
+        ...
+
+    def review(self, session_id: str) -> dict[str, Any]:
+        """The review desk's view of a session: cut in force, marks and corrections made."""
+        ...
+
+    def preview(self, session_id: str, at: datetime) -> dict[str, Any]:
+        """A short low-resolution preview around ``at``: ``{"video", "strip", "start", "end",
+        "strip_every_s"}`` (file names in ``preview_dir``; made once, cached)."""
+        ...
+
+    def preview_dir(self) -> Path:
+        """Where previews are cached."""
         ...
 
     def publish(self, session_id: str) -> dict[str, Any]: ...

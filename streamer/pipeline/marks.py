@@ -6,6 +6,7 @@ mark is kept (the history is the audit log); the latest per session and edge is 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ def _record(row: MarkRow) -> MarkRecord:
     )
 
 
+_CREATE = threading.Lock()
+
+
 class MarkStore:
     """Marks beside the store's tables (same DB, same engine)."""
 
@@ -80,7 +84,8 @@ class MarkStore:
         self.store = store
         self.slack_s = slack_s
         try:
-            _Base.metadata.create_all(store.engine)
+            with _CREATE:  # two threads creating the table at once: one would fail
+                _Base.metadata.create_all(store.engine)
         except SQLAlchemyError as exc:
             raise StateError(f"state DB error: {exc}") from exc
         self._sessions = sessionmaker(store.engine, expire_on_commit=False)

@@ -34,7 +34,9 @@ from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
 from streamer.pipeline.marks import MarkStore, predicted_end
 from streamer.pipeline.processing import Hooks, Processor
+from streamer.pipeline.reheal import HealWatch
 from streamer.pipeline.retry import POLICY
+from streamer.pipeline.review import make_preview, review_of
 from streamer.pipeline.runner import InProcessRunner, Runner
 from streamer.pipeline.states import (
     BROADCAST_ACTIVE,
@@ -130,6 +132,7 @@ class Orchestrator:
         )
         hooks = Hooks(plan=self._plan_session, retry=self._plan_retry, settled=self._deliver)
         self.processor = Processor(settings, self.store, self.runner, hooks)
+        self.heals = HealWatch()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -287,7 +290,8 @@ class Orchestrator:
         moment = now()
         bstate = {(b.event_id, b.id): b.state for b in self.store.broadcasts()}
         counts: dict[str, int] = {}
-        for s in self.store.sessions():
+        sessions = self.store.sessions()
+        for s in sessions:
             counts[s.state] = counts.get(s.state, 0) + 1
             b = bstate.get((s.event_id, s.broadcast_id))
             target = None
@@ -297,6 +301,8 @@ class Orchestrator:
                 target = S.WAITING
             if target:
                 self.store.set_session_state(s.event_id, s.id, target)
+        for s in self.heals.due(self.store, sessions):  # a heal filled them since: re-cut
+            self._add_job(f"process:{s.key}", job_reprocess, moment, s.event_id, s.id)
         metrics.SESSIONS.clear()
         for state, n in counts.items():
             metrics.SESSIONS.labels(state=state).set(n)
@@ -405,6 +411,16 @@ class Orchestrator:
 
         self._call(go())
         return session_json(self.store.session(s.event_id, s.id), self._program(s.event_id))
+
+    def review(self, session_id: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        return review_of(self.store, self._program(s.event_id), session_id)
+
+    def preview(self, session_id: str, at: datetime) -> dict[str, Any]:
+        return make_preview(self.store, session_id, at, self.preview_dir()).to_json()
+
+    def preview_dir(self) -> Path:
+        return self.settings.data_dir / "desk-previews"
 
     def publish(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

@@ -318,6 +318,23 @@ class Store:
             ).first()
             return (row.start, row.end) if row else None
 
+    def corrections(self, event_id: str, session_id: str) -> list[dict[str, Any]]:
+        """Every correction of a session, oldest first (the desk's audit trail)."""
+        with self._tx() as db:
+            rows = db.scalars(
+                select(CorrectionRow)
+                .where(CorrectionRow.event_id == event_id, CorrectionRow.session_id == session_id)
+                .order_by(CorrectionRow.id)
+            )
+            return [
+                {
+                    "start": iso(r.start) if r.start else None,
+                    "end": iso(r.end) if r.end else None,
+                    "made_at": iso(r.created_at),
+                }
+                for r in rows
+            ]
+
     def log(self, limit: int = 50) -> list[dict[str, Any]]:
         with self._tx() as db:
             rows = db.scalars(select(LogRow).order_by(LogRow.id.desc()).limit(limit))

@@ -153,6 +153,7 @@ class YouTubeMedia:
         self.ended_at: float | None = None
         self.archived = False
         self.forgotten: set[int] = set()
+        self.outage_until = 0.0  # every request fails (503) before then: the demo's outage
         self.requests: dict[str, int] = {"playlist": 0, "segment": 0, "fragment": 0, "head": 0}
         self.fault: Callable[[str, int], tuple[int, bytes] | None] | None = None
         self._lock = threading.Lock()
@@ -329,6 +330,8 @@ class YouTubeMedia:
         self, method: str, target: str, range_header: str | None
     ) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for one request."""
+        if self.clock() < self.outage_until:
+            return 503, {}, b"unreachable\n"
         parsed = urllib.parse.urlsplit(target)
         path = parsed.path
         query = dict(urllib.parse.parse_qsl(parsed.query))

@@ -445,6 +445,25 @@ class FakeControl:
         self.calls.append(("accept", (session_id, request)))
         return {"id": session_id, "state": "published", "source": source}
 
+    def review(self, session_id: str) -> dict[str, Any]:
+        self._session(session_id)
+        self.calls.append(("review", session_id))
+        return {
+            "id": session_id,
+            "scheduled_start": "2021-04-27T10:00:00+09:00",
+            "scheduled_end": "2021-04-27T11:00:00+09:00",
+            "cut_start": "2021-04-27T10:00:00+09:00",
+            "cut_end": "2021-04-27T11:00:00+09:00",
+            "marks": [],
+            "corrections": [],
+        }
+
+    def preview(self, session_id: str, at: datetime) -> dict[str, Any]:
+        raise NotFoundError("no recording in the fake")
+
+    def preview_dir(self) -> Path:
+        return Path("/nonexistent")
+
     def publish(self, session_id: str) -> dict[str, Any]:
         self._session(session_id)
         if session_id in self.locked:

@@ -170,3 +170,27 @@ def test_admin_api_serves_the_suggestion(slate_day: Rendered, settings: Settings
         assert abs((start - talk.true_start).total_seconds()) <= 2
         assert client.get("/api/v1/admin/sessions/nope/suggestion", headers=auth).status_code == 404
         assert client.get(path).status_code == 401
+
+
+def test_marks_table_made_by_many_threads_at_once(settings: Settings) -> None:
+    """The review page and the split stage open MarkStore together on a fresh DB."""
+    import threading
+
+    s = Store(settings.db_url)
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            MarkStore(s)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s.close()
+    assert failures == []

@@ -360,3 +360,12 @@ def test_demo_once_publishes_every_session(tmp_path: Path, free_port: int) -> No
             "size_bytes"
         ]
     assert "published" in done.stdout and "index.json" in done.stdout
+    # the demo shows one heal: the recorder's outage in the second session came from the DVR
+    assert "recorder offline" in done.stdout
+    healed = {
+        item["session_id"]: json.loads(
+            (index_file.parent / f"{item['session_id']}.json").read_text("utf-8")
+        )["provenance"]["dvr"]
+        for item in index["items"]
+    }
+    assert sorted(healed.values())[-1] >= 2.0, healed

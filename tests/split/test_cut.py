@@ -83,7 +83,7 @@ def test_record_fields(cuts: Cutter, recording: Recording) -> None:
 
     assert rec.sha256 == hashlib.sha256(res.outputs.mp4.read_bytes()).hexdigest()
     assert rec.status == "complete" and rec.coverage == 1.0 and rec.gaps == []
-    assert rec.source_url == "https://example.org/live"
+    assert rec.source_url is None  # only a canonical YouTube watch URL is made public
     assert rec.media_url is None and rec.published_at is None and rec.version == 0
     assert rec.title["ko"] == "세션 mid" and rec.speakers[0].name == "Kim"
     event = json.loads((res.outputs.json.parent / "event.json").read_text())
