@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     split_mode: Literal["exact", "copy"] = "exact"
     # boundary detection (docs/cuts.md): seconds searched either side of a scheduled boundary
     cut_radius_s: float = Field(default=15 * 60.0, gt=0)
+    # cut_policy auto: a suggestion at or above this confidence is published without review
+    auto_cut_confidence: float = Field(default=0.5, ge=0, le=1)
     webhooks: list[str] = []
     webhook_secret: SecretStr = SecretStr("")
     # security (docs/security.md)

@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 
 from streamer.api.deps import AdminDep, ControlDep
 from streamer.api.models import ITEM_ID, ReloadResult, errors
-from streamer.pipeline.control import CutRequest, MarkRequest
+from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest
 
 
 def _cut_rules(schema: dict[str, Any]) -> None:
@@ -101,6 +101,16 @@ def mark(
     """Mark that a session started or ended (now, or at ``at``); marks are exact boundaries."""
     where = f"api {http.client.host}" if http.client else "api"
     return control.mark(session_id, request, where)
+
+
+@router.post("/sessions/{session_id}/accept", response_model=dict[str, Any], responses=_ACTION)
+def accept(
+    control: ControlDep, session_id: SessionId, http: Request, request: AcceptRequest | None = None
+) -> dict[str, Any]:
+    """Accept a cut held for review (``cut_policy: review``) and publish it; 409 when the
+    session is not held."""
+    where = f"api {http.client.host}" if http.client else "api"
+    return control.accept(session_id, request or AcceptRequest(), where)
 
 
 @router.post("/sessions/{session_id}/publish", response_model=dict[str, Any], responses=_ACTION)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from streamer.errors import InvalidRequest
 
@@ -41,6 +41,14 @@ class MarkRequest(BaseModel):
 
     edge: Literal["start", "end"]
     at: datetime | None = None
+    by: str = Field(default="", max_length=120)
+
+
+class AcceptRequest(BaseModel):
+    """Accept a session's held cut (``cut_policy: review``) and publish it."""
+
+    model_config = ConfigDict(extra="forbid")
+
     by: str = Field(default="", max_length=120)
 
 
@@ -96,6 +104,10 @@ class Control(Protocol):
 
     def suggest(self, session_id: str) -> dict[str, Any]:
         """The suggested cut of one session (the ``suggest --json`` item), marks applied."""
+        ...
+
+    def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
+        """Accept a held cut (``held`` → published); IllegalTransition when not held."""
         ...
 
     def review(self, session_id: str) -> dict[str, Any]:

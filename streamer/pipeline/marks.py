@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from streamer.detect import Edge, Mark
+from streamer.detect.delay import predict
 from streamer.errors import InvalidRequest, StateError
 from streamer.pipeline.rows import UTCDateTime
 from streamer.pipeline.store import Store
@@ -167,3 +168,16 @@ class MarkStore:
         for m in self.history(event_id):
             latest[(m.session_id, m.edge)] = m
         return [m.as_mark() for m in latest.values()]
+
+
+def predicted_end(store: Store, event_id: str, session_id: str) -> datetime | None:
+    """The session's end shifted by the running delay of its broadcast and day (the start marks
+    in force), or None when no start before it is marked."""
+    marks = MarkStore(store).in_force(event_id)
+    known = {m.session_id: m.at for m in marks if m.edge is Edge.START}
+    if not known:
+        return None
+    tz = store.program(event_id).event.tz
+    views = store.sessions(event_id)
+    p = predict([s.scheduled for s in views], known, tz).get(session_id)
+    return p.end if p is not None and p.since is not None else None

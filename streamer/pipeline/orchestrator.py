@@ -32,8 +32,8 @@ from streamer.detect import Settings as DetectSettings
 from streamer.errors import NotFoundError, ScheduleError, StorageError, StreamerError
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
-from streamer.pipeline.control import CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore
+from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
+from streamer.pipeline.marks import MarkStore, predicted_end
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.reheal import HealWatch
 from streamer.pipeline.retry import POLICY
@@ -253,7 +253,10 @@ class Orchestrator:
         if s.state not in SESSION_PROCESSABLE:
             self._remove_job(job_id)
             return
-        at = s.end + timedelta(seconds=self.settings.grace_s)
+        # a day running late is cut at its predicted end, never before the scheduled one
+        predicted = predicted_end(self.store, s.event_id, s.id)
+        end = max(s.end, predicted) if predicted is not None else s.end
+        at = end + timedelta(seconds=self.settings.grace_s)
         if s.state == S.FAILED:
             due = POLICY.next_try(s.attempts, s.next_try_at, s.updated_at)
             if due is None:
@@ -397,6 +400,11 @@ class Orchestrator:
         made = MarkStore(self.store).add(
             s.key, Edge(request.edge), at, by=request.by or "admin", source=source
         )
+        if self._loop is not None and request.edge == "start":
+            # the delay moves the later sessions' processing: plan them again
+            later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
+            for v in later:
+                self._loop.call_soon_threadsafe(self._plan_session, v)
         return made.to_json()
 
     def suggest(self, session_id: str) -> dict[str, Any]:
@@ -414,6 +422,20 @@ class Orchestrator:
             marks=marks,
         )
         return found[0].to_json(program.event.tz)
+
+    def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
+        s = self.store.find_session(session_id)
+        by = f"{request.by or 'admin'} ({source})"
+
+        async def go() -> None:
+            async with self.processor.lock(f"{s.event_id}.{s.id}"):
+                try:
+                    await self.runner.run(stages.accept_stage, self.settings, s.event_id, s.id, by)
+                finally:
+                    self._deliver()
+
+        self._call(go())
+        return session_json(self.store.session(s.event_id, s.id), self._program(s.event_id))
 
     def review(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

@@ -54,6 +54,7 @@ class EventRow(Base):
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     title: Mapped[str] = mapped_column(Text)  # JSON {lang: text}
     timezone: Mapped[str] = mapped_column(String(64))
+    cut_policy: Mapped[str] = mapped_column(String(16), default="schedule")
     source: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

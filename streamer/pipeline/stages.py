@@ -16,19 +16,20 @@ from pathlib import Path
 
 from streamer import metrics
 from streamer.config import Settings
-from streamer.detect import Edge
 from streamer.errors import IllegalTransition, NotFoundError, SplitError, StreamerError
 from streamer.pipeline.capture_task import recording_dir
-from streamer.pipeline.marks import MarkStore
+from streamer.pipeline.cutchoice import choose_cut
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_PUBLISHED, SessionState
 from streamer.pipeline.store import SessionView, Store
 from streamer.pipeline.sweep import sweep_session_uploads
 from streamer.publish import open_storage
 from streamer.publish.catalog import Publisher
+from streamer.schedule.model import CutPolicy
 from streamer.split import split_session
 from streamer.timeutil import now
-from streamer.vod import VodRecord
+from streamer.vod import CutInfo, VodRecord
+from streamer.vod.folder import Outputs, load_record, write_record
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -62,7 +63,36 @@ def split_stage(settings: Settings, event_id: str, session_id: str, force: bool 
     except StreamerError as exc:
         _failed(store, s, exc, source_active=active)
         return
+    if vod.needs_review and _held(store, event_id, session_id):
+        store.set_session_state(
+            event_id,
+            session_id,
+            S.HELD,
+            "cut_policy review: waiting to be accepted",
+            coverage=vod.coverage,
+        )
+        store.post("session.held", {"event_id": event_id, "session_id": session_id})
+        return
     store.set_session_state(event_id, session_id, S.PUBLISHING, coverage=vod.coverage)
+
+
+def accept_stage(settings: Settings, event_id: str, session_id: str, by: str) -> None:
+    """Accept a held cut and publish it: ``held`` → ``publishing`` → ``published``.
+
+    Raises IllegalTransition when the session is not held (nothing changes then)."""
+    store = store_for(settings)
+    s = store.session(event_id, session_id)
+    if s.state != S.HELD:
+        raise IllegalTransition(f"session {s.key} is {s.state}, not held for review")
+    out = Outputs.of(settings.vods_dir, event_id, session_id)
+    record = load_record(out.json)
+    if record is None:
+        raise SplitError(f"{s.key}: the held cut is gone; cut it again")
+    cut = record.cut or CutInfo(source="schedule")
+    accepted = cut.model_copy(update={"reason": f"{cut.reason}; accepted by {by}".lstrip("; ")})
+    write_record(out.json, record.model_copy(update={"cut": accepted, "needs_review": False}))
+    store.set_session_state(event_id, session_id, S.PUBLISHING, f"accepted by {by}")
+    publish_stage(settings, event_id, session_id)
 
 
 def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
@@ -150,14 +180,15 @@ def _split(
     directory = Path(rec.dir) if rec is not None and Path(rec.dir).exists() else here
     if rec is None or not directory.exists():
         raise SplitError(f"missing: broadcast {session.broadcast!r} was never recorded")
-    correction = store.correction(event_id, session_id)
-    start, end = correction if correction else (None, None)
-    # operator marks are exact boundaries; an explicit cut correction still wins its edge
-    marked = MarkStore(store).latest(event_id, session_id)
-    if start is None and Edge.START in marked:
-        start = marked[Edge.START].at
-    if end is None and Edge.END in marked:
-        end = marked[Edge.END].at
+    choice = choose_cut(
+        store,
+        program,
+        session_id,
+        directory,
+        radius_s=settings.cut_radius_s,
+        threshold=settings.auto_cut_confidence,
+    )
+    start, end = choice.start, choice.end
     broadcast = program.broadcast(session.broadcast)
     result = split_session(
         directory,
@@ -171,7 +202,17 @@ def _split(
         force=force,
         source_url=broadcast.url,
     )
-    return result.record
+    # the cut's provenance is not part of the split's fingerprint: written on every split
+    record = result.record.model_copy(
+        update={"cut": choice.cut, "needs_review": choice.needs_review or choice.hold}
+    )
+    write_record(result.outputs.json, record)
+    return record
+
+
+def _held(store: Store, event_id: str, session_id: str) -> bool:
+    """Whether the event's policy holds cuts for review (not once a person gave both edges)."""
+    return store.program(event_id).event.cut_policy is CutPolicy.REVIEW
 
 
 def _source_active(store: Store, s: SessionView) -> bool:

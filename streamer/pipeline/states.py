@@ -23,6 +23,7 @@ class SessionState(StrEnum):
     RECORDING = "recording"  # its window is open and the broadcast is live
     SPLITTING = "splitting"
     PUBLISHING = "publishing"
+    HELD = "held"  # cut, held for the media team to accept (cut_policy: review)
     PUBLISHED = "published"
     INCOMPLETE = "incomplete"  # published, but the recording covers only part of it
     FAILED = "failed"  # nothing publishable; reason says why (retried with backoff)
@@ -47,7 +48,9 @@ SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     S.PLANNED: frozenset({S.WAITING, S.RECORDING, S.SPLITTING, S.FAILED, S.SKIPPED}),
     S.WAITING: frozenset({S.PLANNED, S.RECORDING, S.SPLITTING, S.FAILED, S.SKIPPED}),
     S.RECORDING: frozenset({S.WAITING, S.SPLITTING, S.FAILED, S.SKIPPED}),
-    S.SPLITTING: frozenset({S.PUBLISHING, S.FAILED}),
+    S.SPLITTING: frozenset({S.PUBLISHING, S.HELD, S.FAILED}),
+    # accepted (→ publishing), or cut again
+    S.HELD: frozenset({S.PUBLISHING, S.SPLITTING, S.PLANNED}),
     S.PUBLISHING: frozenset({S.PUBLISHED, S.INCOMPLETE, S.FAILED}),
     # re-cut, republish or take down
     S.PUBLISHED: frozenset({S.SPLITTING, S.PUBLISHING, S.UNPUBLISHED}),
@@ -57,7 +60,8 @@ SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     S.UNPUBLISHED: frozenset({S.SPLITTING, S.PUBLISHING, S.PLANNED}),
 }
 
-SESSION_DONE = frozenset({S.PUBLISHED, S.INCOMPLETE, S.SKIPPED, S.UNPUBLISHED})
+# nothing left for the service to do by itself (a held VOD waits for a person)
+SESSION_DONE = frozenset({S.PUBLISHED, S.INCOMPLETE, S.SKIPPED, S.UNPUBLISHED, S.HELD})
 SESSION_PROCESSABLE = _PROCESSABLE
 SESSION_PUBLISHED = frozenset({S.PUBLISHED, S.INCOMPLETE})  # a VOD is out
 SESSION_IN_STAGE = frozenset({S.SPLITTING, S.PUBLISHING})  # a stage is running on it
@@ -83,7 +87,7 @@ C = ClockState
 BADGE_ARCHIVED: frozenset[ProgramState] = frozenset(SESSION_PUBLISHED)
 BADGE_UNAVAILABLE: frozenset[ProgramState] = frozenset({S.FAILED, S.SKIPPED, S.UNPUBLISHED})
 BADGE_LIVE: frozenset[ProgramState] = frozenset({S.RECORDING, C.LIVE})
-BADGE_PROCESSING: frozenset[ProgramState] = frozenset({S.SPLITTING, S.PUBLISHING, C.ENDED})
+BADGE_PROCESSING: frozenset[ProgramState] = frozenset({S.SPLITTING, S.PUBLISHING, S.HELD, C.ENDED})
 BADGE_WAITING: frozenset[ProgramState] = frozenset({S.PLANNED, S.WAITING, C.UPCOMING})
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, delete, event, select, text
+from sqlalchemy import Connection, create_engine, delete, event, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,8 +63,19 @@ def _add_next_try_at(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE sessions ADD COLUMN next_try_at VARCHAR(40)"))
 
 
-SCHEMA_VERSION = 2
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_next_try_at}  # from-version → step
+def _add_cut_policy(conn: Connection) -> None:
+    # create_all makes new tables with the column; only an older events table lacks it
+    if "cut_policy" not in {c["name"] for c in inspect(conn).get_columns("events")}:
+        conn.execute(
+            text("ALTER TABLE events ADD COLUMN cut_policy VARCHAR(16) DEFAULT 'schedule'")
+        )
+
+
+SCHEMA_VERSION = 3
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {  # from-version → step
+    1: _add_next_try_at,
+    2: _add_cut_policy,
+}
 
 
 class Store:

@@ -18,7 +18,7 @@ from streamer.pipeline.rows import (
     move_session,
 )
 from streamer.pipeline.states import SESSION_PROCESSABLE, SESSION_PUBLISHED, B, S
-from streamer.schedule.model import Broadcast, Event, Program
+from streamer.schedule.model import Broadcast, CutPolicy, Event, Program
 from streamer.schedule.model import Session as ScheduledSession
 from streamer.timeutil import now
 
@@ -59,6 +59,7 @@ def _sync_event(db: Session, program: Program, stamp: datetime) -> None:
         program.source,
         stamp,
     )
+    row.cut_policy = ev.cut_policy.value
 
 
 def _sync_broadcasts(db: Session, program: Program, stamp: datetime) -> dict[str, BroadcastRow]:
@@ -152,7 +153,12 @@ def program_of(db: Session, event_id: str) -> Program:
         for b in brows
         if not b.removed or b.id in used
     ]
-    event_model = Event(id=ev.id, title=json.loads(ev.title), timezone=ev.timezone)
+    event_model = Event(
+        id=ev.id,
+        title=json.loads(ev.title),
+        timezone=ev.timezone,
+        cut_policy=CutPolicy(ev.cut_policy or "schedule"),
+    )
     return Program(
         event=event_model,
         broadcasts=sorted(broadcasts, key=lambda b: b.start),

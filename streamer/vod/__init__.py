@@ -6,7 +6,7 @@ Contract (DESIGN §4): every field below appears in ``{event}/{session}.json`` a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -18,6 +18,14 @@ class GapInfo(BaseModel):
     start: str
     end: str
     duration_s: float
+    reason: str = ""
+
+
+class CutInfo(BaseModel):
+    """Which cut a VOD uses and why (an extension of the DESIGN record)."""
+
+    source: Literal["schedule", "suggested", "mark", "correction"]
+    confidence: float | None = None  # the suggestion's, when one was made
     reason: str = ""
 
 
@@ -53,6 +61,8 @@ class VodRecord(BaseModel):
     published_at: str | None = None
     updated_at: str | None = None
     version: int = 0
+    cut: CutInfo | None = None
+    needs_review: bool = False  # the media team should check this cut
 
     @field_validator("source_url")
     @classmethod

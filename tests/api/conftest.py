@@ -26,7 +26,7 @@ from streamer.api.app import create_app
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, NotFoundError
 from streamer.files import sha256_file
-from streamer.pipeline.control import CutRequest, MarkRequest
+from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest
 from streamer.publish.catalog import Publisher
 from streamer.publish.local import LocalStorage
 from streamer.schedule.model import Broadcast, Event, Program, Session, Speaker
@@ -437,6 +437,13 @@ class FakeControl:
         self._session(session_id)
         self.calls.append(("mark", (session_id, request)))
         return {"session_id": session_id, "edge": request.edge, "source": source}
+
+    def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
+        self._session(session_id)
+        if session_id in self.locked:
+            raise IllegalTransition(f"{session_id}: not held for review")
+        self.calls.append(("accept", (session_id, request)))
+        return {"id": session_id, "state": "published", "source": source}
 
     def review(self, session_id: str) -> dict[str, Any]:
         self._session(session_id)

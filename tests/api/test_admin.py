@@ -25,6 +25,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/admin/reload", None),
     ("POST", "/api/v1/admin/sessions/d1-newdeal/mark", {"edge": "start"}),
     ("GET", "/api/v1/admin/sessions/d1-newdeal/suggestion", None),
+    ("POST", "/api/v1/admin/sessions/d1-newdeal/accept", {"by": "kim"}),
 ]
 
 
@@ -85,7 +86,9 @@ def test_every_route_delegates(admin_client: TestClient, control: FakeControl) -
         "reload",
         "mark",
         "suggest",
+        "accept",
     ]
+    assert control.calls[-1][1][1].by == "kim"
     assert results[0].json()["sessions"][0]["state"] == "published"
     assert results[3].json() == {"id": "d1-newdeal", "state": "unpublished"}
     assert results[6].json()["added"] == ["d4-extra"]

@@ -73,4 +73,20 @@ def test_a_version_1_db_gains_next_try_at(tmp_path: Path) -> None:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     store.close()
     assert "next_try_at" in columns
-    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 2
+    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 3
+
+
+def test_a_version_2_db_gains_the_events_cut_policy(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)  # a program synced into data/streamer.db
+    db = Path(settings.db_url.partition(":///")[2])
+    stages.store_for(settings).close()
+    stages._store.cache_clear()
+    with sqlite3.connect(db) as conn:  # back to version 2: events without cut_policy
+        conn.execute("ALTER TABLE events DROP COLUMN cut_policy")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    store = Store(f"sqlite:///{db}")
+    assert store.program("fest").event.cut_policy == "schedule"
+    store.close()
+    with sqlite3.connect(db) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == ("3",)

@@ -1,0 +1,70 @@
+"""The running delay moves the service's plan: a start marked 7 minutes late shifts the later
+sessions' predicted windows and the processing planned at their predicted end + grace."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from streamer.config import Settings
+from streamer.pipeline.control import MarkRequest
+from streamer.pipeline.orchestrator import Orchestrator
+from streamer.timeutil import iso, now
+
+GRACE_S = 120
+
+
+def test_a_mark_seven_minutes_late_moves_later_processing(tmp_path: Path) -> None:
+    t0 = now().replace(microsecond=0) + timedelta(hours=1)
+
+    def t(minutes: int) -> str:
+        return iso(t0 + timedelta(minutes=minutes))
+
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "day.yaml").write_text(
+        f"""
+event: {{id: fest, title: Fest, timezone: Asia/Seoul}}
+broadcasts:
+  - {{id: main, url: "https://example.org/m.m3u8", start: "{t(0)}", end: "{t(240)}"}}
+sessions:
+  - {{id: opening, broadcast: main, start: "{t(0)}", end: "{t(30)}", title: Opening}}
+  - {{id: keynote, broadcast: main, start: "{t(30)}", end: "{t(90)}", title: Keynote}}
+  - {{id: panel, broadcast: main, start: "{t(100)}", end: "{t(160)}", title: Panel}}
+""",
+        "utf-8",
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path / "data", schedules=sched, grace_s=GRACE_S
+    )
+    late = timedelta(minutes=7)
+    grace = timedelta(seconds=GRACE_S)
+
+    async def go() -> tuple[dict[str, datetime], dict[str, datetime], dict[str, Any]]:
+        orch = Orchestrator(settings)
+        await orch.start()
+        try:
+            assert orch._scheduler is not None
+            before = {j.id: j.next_run_time for j in orch._scheduler.get_jobs()}
+            at = t0 + timedelta(minutes=30) + late
+            orch.mark("keynote", MarkRequest(edge="start", at=at), "test")
+            for _ in range(3):  # the re-planning is queued on this loop
+                await asyncio.sleep(0)
+            after = {j.id: j.next_run_time for j in orch._scheduler.get_jobs()}
+            status = {s["id"]: s for s in orch.status()["sessions"]}
+            return before, after, status
+        finally:
+            await orch.shutdown()
+
+    before, after, status = asyncio.run(go())
+    sched_end = {"opening": 30, "keynote": 90, "panel": 160}
+    for sid, minutes in sched_end.items():
+        end = t0 + timedelta(minutes=minutes)
+        assert before[f"process:fest.{sid}"] == end + grace
+        shift = timedelta(0) if sid == "opening" else late
+        assert after[f"process:fest.{sid}"] == end + shift + grace, sid
+    assert status["panel"]["delay_text"] == "running ~7 min late"
+    predicted = datetime.fromisoformat(status["panel"]["predicted_end"])
+    assert predicted == t0 + timedelta(minutes=160) + late
