@@ -123,6 +123,9 @@ def test_vanished_variant_404_re_resolves_at_once(
 def test_new_video_after_an_encoder_crash_opens_a_part_and_keeps_its_window(
     clock: FakeClock, site: YouTubeSite, media: Media, resolver: Held, tmp_path: Path
 ) -> None:
+    # a long DVR-like window: the fake clock runs on while a slow (real yt-dlp) resolve is
+    # pending on a loaded machine, and the new video's start must still be listed then
+    media.window = 300
     t0 = clock.now()
     go_live(site, media, "crashed0001", t0 - timedelta(seconds=4))
     crash = t0 + timedelta(seconds=3)

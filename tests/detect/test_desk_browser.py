@@ -103,9 +103,16 @@ def test_review_nudge_accept_republishes(
         expect(value).to_have_text(want.isoformat(timespec="milliseconds"))
         expect(page.locator("#field-start")).to_have_value(want.isoformat(timespec="milliseconds"))
         for edge in ("start", "end"):  # the players have sought to the cut: a clear picture
-            page.wait_for_function(
+            # page.evaluate runs over CDP, outside the page's CSP (which refuses the eval that
+            # page.wait_for_function needs)
+            ready = (
                 f"(v => !v.seeking && v.readyState >= 2)(document.getElementById('video-{edge}'))"
             )
+            for _ in range(600):
+                if page.evaluate(ready):
+                    break
+                page.wait_for_timeout(50)
+            assert page.evaluate(ready), f"the {edge} player never became ready"
         page.screenshot(path=str(artifacts_dir / "desk-review.png"), full_page=True)
         page.keyboard.press("a")
         expect(page.locator("#accept")).to_be_focused()

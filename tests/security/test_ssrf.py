@@ -74,6 +74,8 @@ def internal() -> Iterator[Internal]:
 
 
 def strict(tmp_path: Path, **extra: object) -> Settings:
+    # explicit: other areas' fixtures opt in through the environment for the whole session
+    extra.setdefault("allow_private_sources", False)
     return Settings(_env_file=None, data_dir=tmp_path / "data", **extra)  # type: ignore[call-arg, arg-type]
 
 
@@ -107,7 +109,11 @@ def test_public_addresses_and_opt_ins_pass() -> None:
     assert Policy().check("93.184.216.34", 443) == "93.184.216.34"
     assert Policy(allow_private=True).check("127.0.0.1", 80) == "127.0.0.1"
     listed = Policy.from_settings(
-        Settings(_env_file=None, source_allowlist=["10.0.0.0/8", "cam.local"])  # type: ignore[call-arg]
+        Settings(
+            _env_file=None,
+            allow_private_sources=False,
+            source_allowlist=["10.0.0.0/8", "cam.local"],
+        )  # type: ignore[call-arg]
     )
     assert listed.check("10.2.3.4", 80) == "10.2.3.4"
     with pytest.raises(BlockedSource):

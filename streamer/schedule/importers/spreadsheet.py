@@ -53,25 +53,29 @@ def read(text: str, name: str, tz: ZoneInfo | None, strict: bool) -> Found:
     with contextlib.suppress(csv.Error):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
-    reader.fieldnames = header
-    unknown = [h for h in header if h and h not in COLUMNS]
-    if unknown:  # a working spreadsheet often has notes columns: say so, do not refuse
-        found.warn(1, f"ignored unknown columns {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
-    missing = [c for c in ("start", "room") if c not in header]
-    if not {"title", "title_ko", "title_en"} & set(header):
-        missing.append("title (or title_ko/title_en)")
-    if "end" not in header and "duration" not in header:
-        missing.append("end (or duration)")
-    if missing:
-        found.error(1, f"missing columns: {', '.join(missing)}")
-        return found
-    for row in reader:
-        clean = {k: (v or "").strip() for k, v in row.items() if k}
-        if any(clean.values()):
-            talk = _talk(clean, reader.line_num, tz, found)
-            if talk is not None:
-                found.talks.append(talk)
+    try:  # a malformed file (e.g. a newline inside an unquoted field) is the user's to fix
+        header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+        reader.fieldnames = header
+        unknown = [h for h in header if h and h not in COLUMNS]
+        if unknown:  # a working spreadsheet often has notes columns: say so, do not refuse
+            known = ", ".join(COLUMNS)
+            found.warn(1, f"ignored unknown columns {', '.join(unknown)} (known: {known})")
+        missing = [c for c in ("start", "room") if c not in header]
+        if not {"title", "title_ko", "title_en"} & set(header):
+            missing.append("title (or title_ko/title_en)")
+        if "end" not in header and "duration" not in header:
+            missing.append("end (or duration)")
+        if missing:
+            found.error(1, f"missing columns: {', '.join(missing)}")
+            return found
+        for row in reader:
+            clean = {k: (v or "").strip() for k, v in row.items() if k}
+            if any(clean.values()):
+                talk = _talk(clean, reader.line_num, tz, found)
+                if talk is not None:
+                    found.talks.append(talk)
+    except csv.Error as exc:
+        found.error(reader.line_num or 1, f"not readable as CSV: {exc}")
     return found
 
 
