@@ -23,6 +23,7 @@ import contextlib
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 BATCH = 30  # fragments per ffmpeg run
 LOCATE_STEPS = 8
 TOL_S = 0.25
+STALE_TEMP_S = 600.0  # a temp file untouched this long is no live write's
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,17 @@ class _Frag:
     wall: datetime
     video: fmp4.Fragment
     audio: fmp4.Fragment
+
+
+def sweep_stale_temps(directory: Path, older_than_s: float = STALE_TEMP_S) -> None:
+    """Remove the temp files a crash left mid-write, but only stale ones: the live recorder
+    beside a heal (in this process or another) is writing its own right now, and a segment
+    write takes seconds, not minutes."""
+    cutoff = time.time() - older_than_s
+    for stray in directory.glob("part-*/.*.tmp"):
+        with contextlib.suppress(OSError):
+            if stray.stat().st_mtime < cutoff:
+                stray.unlink()
 
 
 def holes(timeline: Timeline, head_start: datetime | None = None) -> list[Hole]:
@@ -121,9 +134,7 @@ class Healer:
 
     async def heal_once(self) -> HealReport:
         """Fill what the source holds now; the report lists what stays missing and why."""
-        for stray in self.directory.glob("part-*/.*.tmp"):  # a crash mid-write
-            with contextlib.suppress(OSError):
-                stray.unlink()
+        sweep_stale_temps(self.directory)
         report = HealReport()
         timeline = Timeline.load(self.directory)
         meta = timeline.meta
