@@ -193,7 +193,14 @@ def free_port() -> int:
 class Service:
     """``streamer run`` in its own process group, so a kill takes its ffmpeg children too."""
 
-    def __init__(self, run_dir: Path, info: Path, hooks: Hooks, s3: S3Target | None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        info: Path,
+        hooks: Hooks,
+        s3: S3Target | None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.data = run_dir / "data"
         self.logs = run_dir / "logs"
@@ -229,7 +236,7 @@ class Service:
                     "AWS_DEFAULT_REGION": "us-east-1",
                 }
             )
-        self.env = env
+        self.env = env | (extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.lives = 0
 
@@ -519,7 +526,14 @@ def examine(result: DayResult, work: Path) -> Verdict:
         for p in (result.data / "vods").rglob(".*")
     ) if (result.data / "vods").is_dir() else []  # fmt: skip
     v.check(not work_dirs, f"split leftovers: {work_dirs}")
-    # webhooks: one go-live (the others resumed), one publish per version
+    # one publish per session: a v2 means a false (incomplete) VOD went out first
+    published: dict[str, set[int]] = {}
+    for e in result.hooks_events:
+        if e["type"] == "session.published":
+            published.setdefault(e["data"]["session_id"], set()).add(e["data"]["version"])
+    once = all(versions == {1} for versions in published.values())
+    v.check(once and set(v.versions.values()) == {1}, f"published more than once: {published}")
+    # webhooks: one go-live (the others resumed)
     live = [e for e in result.hooks_events if e["type"] == "broadcast.live"]
     fresh = [e for e in live if not e["data"].get("resumed")]
     v.check(len(fresh) == 1, f"broadcast.live not resumed: {len(fresh)} times")
