@@ -70,7 +70,7 @@ def s3() -> Iterator[S3Target]:
 
 
 def crashed_day(storage: str, reference: Reference, tmp_path: Path, s3: S3Target | None) -> None:
-    plan = KillPlan.draw(SEEDS[storage], KILLS, SHAPE)
+    plan = KillPlan.draw(SEEDS[storage], KILLS)
     print(f"{storage} {plan.describe()}")
     label = f"{storage}-{plan.seed}"
     result = run_day(label, tmp_path / label, reference.content, SHAPE, plan, s3=s3)
