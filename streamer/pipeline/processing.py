@@ -99,17 +99,17 @@ def covers(recording: Path, until: datetime) -> bool:
     every hole before it has been tried by a heal that could not fill it (a pass that began
     once the hole was closed: ``heal.seen_until``; the DVR may still hold what a hole
     lacks, so cutting before would publish a false incomplete VOD). Or its heal says
-    nothing more will come (``heal.final``). A recording no heal ever looked at (a generic
-    HLS source has no DVR) is complete once its last segment passes ``until``."""
+    nothing more will come (``heal.final``). A hole no heal pass has looked at yet (the first
+    comes some seconds into a capture, or into a restarted one) holds the session too; on a
+    generic HLS source, which has no DVR to heal from, that is until the broadcast is over.
+    """
     timeline = Timeline.load(recording)
     heal = timeline.meta.get("heal")
     if isinstance(heal, dict) and heal.get("final") is True:
         return True
     if timeline.end is None or timeline.end < until:
         return False
-    if not isinstance(heal, dict):
-        return True
-    seen = heal.get("seen_until")
+    seen = heal.get("seen_until") if isinstance(heal, dict) else None
     seen_until = parse_iso(seen) if isinstance(seen, str) else None
     return all(
         seen_until is not None and hole.end <= seen_until

@@ -108,10 +108,6 @@ def test_a_hole_no_heal_has_tried_yet_holds_the_session(tmp_path: Path) -> None:
             if seq not in hole:
                 start = T0 + timedelta(seconds=2 * seq)
                 writer.write_segment(0, seq, b"\0" * 100, start, 2.0, True)
-        # a heal pass that began before capture resumed past the hole
-        writer.write_meta(
-            {"heal": {"final": False, "seen_until": iso(T0 + timedelta(seconds=600))}}
-        )
     runs, later = Runs(), []
 
     def noop(*_: Any) -> None:
@@ -121,8 +117,14 @@ def test_a_hole_no_heal_has_tried_yet_holds_the_session(tmp_path: Path) -> None:
         later.append(at)
 
     processor = Processor(settings, store, runs, Hooks(noop, noop, noop, look_again))  # type: ignore[arg-type]
+    asyncio.run(processor.process("forum", "a"))  # no heal pass yet (a restart a moment ago)
+    assert runs.calls == [] and len(later) == 1
+    with TimelineWriter(rec) as writer:  # a pass that began before capture went past the hole
+        writer.write_meta(
+            {"heal": {"final": False, "seen_until": iso(T0 + timedelta(seconds=600))}}
+        )
     asyncio.run(processor.process("forum", "a"))
-    assert runs.calls == [] and len(later) == 1  # held: looked at again shortly
+    assert runs.calls == [] and len(later) == 2  # held: looked at again shortly
     with TimelineWriter(rec) as writer:  # the next pass saw the hole and could not fill it
         writer.write_meta({"heal": {"final": False, "seen_until": iso(T0 + timedelta(hours=1))}})
     asyncio.run(processor.process("forum", "a"))
