@@ -593,8 +593,11 @@ def compare(reference: Verdict, crashed: Verdict) -> list[str]:
 
 @contextlib.contextmanager
 def moto_bucket() -> Iterator[S3Target]:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
