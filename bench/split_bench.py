@@ -200,52 +200,132 @@ def _kind(argv: list[str]) -> str:
     if "ffprobe" in argv[0]:
         return "ffprobe (layout + packets near the cuts)"
     if "libx264" in text:
-        return "head/tail re-encode"
+        return "tail re-encode" if "-tail." in text else "head re-encode"
     if " adts " in f"{text} ":
         return "audio copy to ADTS"
-    if "image2" in text:
-        return "thumbnail (all candidates, one run)"
-    return "join (concat + audio -> MP4)"
+    if "image2" in text or "rawvideo" in text:
+        return "thumbnail (own ffmpeg run)"
+    return "join (concat -> MP4)"
+
+
+def _run_measured(argv: list[str], timeout: float, check: bool = True, **_: object) -> object:
+    """procs.run, plus the child's own CPU time (os.wait4), for the per-invocation profile."""
+    import os
+    import threading
+
+    from streamer import procs
+    from streamer.errors import ToolError
+
+    proc = subprocess.Popen(
+        [str(a) for a in argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    out = proc.stdout.read()
+    reader.join(timeout)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _LAST_CPU[threading.get_ident()] = usage.ru_utime + usage.ru_stime
+    result = procs.Result(
+        [str(a) for a in argv],
+        proc.returncode,
+        out.decode("utf-8", "replace"),
+        b"".join(err).decode("utf-8", "replace"),
+    )
+    if check and proc.returncode != 0:
+        raise ToolError(f"{argv[0]} failed (rc={proc.returncode}): {result.stderr[-300:]}")
+    return result
+
+
+_LAST_CPU: dict[int, float] = {}
 
 
 def profile(prog: Program, out: Path) -> None:
-    """Wall time per step of split_session over all sessions (steps in parallel overlap)."""
-    import streamer.split.cutter as cutter_mod
+    """Wall and CPU time per ffmpeg/ffprobe invocation of split_session over all sessions,
+    and the wall time of the Python steps (steps that run side by side overlap)."""
+    import threading
+
+    import streamer.split.join as join_mod
     from streamer import procs
 
-    spent: dict[str, float] = {}
-    real_run, real_fast = procs.run, cutter_mod.faststart
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    count: dict[str, int] = {}
+    real_run = procs.run
+    python_steps = [
+        (mod, name)
+        for mod, name in [
+            (join_mod, "faststart"),
+            (join_mod, "describe"),
+        ]
+        if hasattr(mod, name)
+    ]
+    real_py = {name: getattr(mod, name) for mod, name in python_steps}
+    lock = threading.Lock()
 
-    def add(name: str, t: float) -> None:
-        spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+    def add(name: str, t: float, c: float = 0.0) -> None:
+        with lock:
+            wall[name] = wall.get(name, 0.0) + time.perf_counter() - t
+            cpu[name] = cpu.get(name, 0.0) + c
+            count[name] = count.get(name, 0) + 1
 
     def run(argv: list[str], **kw: object) -> object:
         t = time.perf_counter()
         try:
-            return real_run(argv, **kw)  # type: ignore[arg-type]
+            return _run_measured(argv, **kw)  # type: ignore[arg-type]
         finally:
-            add(_kind(argv), t)
+            add(_kind(argv), t, _LAST_CPU.pop(threading.get_ident(), 0.0))
 
-    def fast(src: Path, dst: Path) -> object:
-        t = time.perf_counter()
-        try:
-            return real_fast(src, dst)
-        finally:
-            add("faststart + sha256 (Python, one pass)", t)
+    def py_step(name: str) -> Callable[..., object]:
+        real = real_py[name]
+
+        def step(*args: object, **kw: object) -> object:
+            t = time.perf_counter()
+            c = time.thread_time()
+            try:
+                return real(*args, **kw)
+            finally:
+                add(f"{name}: sha256 (Python)", t, time.thread_time() - c)
+
+        return step
 
     procs.run = run  # type: ignore[assignment]
-    cutter_mod.faststart = fast  # type: ignore[assignment]
+    for mod, name in python_steps:
+        setattr(mod, name, py_step(name))
     try:
         t0 = time.perf_counter()
         run_products(prog, out)
         total = time.perf_counter() - t0
     finally:
-        procs.run, cutter_mod.faststart = real_run, real_fast  # type: ignore[assignment]
-    print(f"profile of exact + products, {len(prog.sessions)} sessions, {total:.2f} s wall:")
-    for name, t in sorted(spent.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:42s} {t:7.2f} s  {t / len(prog.sessions):6.3f} s/session")
-    rest = total - sum(spent.values())
-    print(f"  {'(steps overlapping / rest, Python)':42s} {rest:7.2f} s")
+        procs.run = real_run  # type: ignore[assignment]
+        for mod, name in python_steps:
+            setattr(mod, name, real_py[name])
+    n = len(prog.sessions)
+    print(f"profile of exact + products, {n} sessions, {total:.2f} s wall:")
+    head = ("runs", "wall s", "CPU s", "wall/sess", "CPU/sess")
+    print(f"  {'step':42s} {head[0]:>5s} {head[1]:>8s} {head[2]:>8s} {head[3]:>9s} {head[4]:>9s}")
+    for name, t in sorted(wall.items(), key=lambda kv: -cpu[kv[0]]):
+        print(
+            f"  {name:42s} {count[name]:5d} {t:8.2f} {cpu[name]:8.2f}"
+            f" {t / n:9.3f} {cpu[name] / n:9.3f}"
+        )
+    print(f"  {'sum of CPU':42s} {'':5s} {'':8s} {sum(cpu.values()):8.2f}")
+    base_wall, base_cpu = [], []
+    for s in prog.sessions:
+        c = _children_cpu()
+        t = time.perf_counter()
+        copy_one(prog, out, s.id)
+        base_wall.append(time.perf_counter() - t)
+        base_cpu.append(_children_cpu() - c)
+    print(
+        f"  {'baseline: ffmpeg -ss -t -c copy +faststart':42s} {n:5d} {sum(base_wall):8.2f}"
+        f" {sum(base_cpu):8.2f} {sum(base_wall) / n:9.3f} {sum(base_cpu) / n:9.3f}"
+    )
 
 
 def main() -> None:
