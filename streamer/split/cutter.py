@@ -44,13 +44,14 @@ from streamer.split.parts import (
     EPS_S,
     LAND_S,
     Encode,
+    InbandAudio,
     Joiner,
     Middle,
     Mode,
     PieceCut,
     count_audio,
 )
-from streamer.split.probe import Packet, probe_around
+from streamer.split.probe import Packet, Probe, probe_around
 from streamer.split.scan import SCAN_S, Scanner, file_at, frames_between
 from streamer.split.thumbnail import pick_sample
 
@@ -187,7 +188,49 @@ def _resolve(piece: Piece, mode: Mode, joiner: Joiner, workdir: Path, n: int) ->
     frames = frames_between(scan.around(e.pts, end), e.pts, end)
     cut.tail = Encode(e.pts, e, frames, workdir / f"p{n}-tail.ts")
     cut.tail_start = e.pts
+    cut.inband = _inband(probe, cut, k, e)
     return _with_audio(cut, workdir, n)
+
+
+def _inband(probe: Probe, cut: PieceCut, k: Packet, e: Packet) -> InbandAudio | None:
+    """Where the audio of a piece with a head, a copied middle and a tail comes from when
+    the parts carry it (None when that cannot be worked out from the probe: the separate
+    audio copy is used then).
+
+    The session's audio is the whole AAC frames from the first one at or after the first
+    video frame, as many as fit its duration. The middle brings the frames of the PES packets
+    that start between K's and E's bytes (ffmpeg and the MPEG-TS demuxer drop a PES cut at
+    the start, and one starting before E ends before E's PES begins), the head's run the
+    frames before those, and the tail's run the rest.
+    """
+    info = cut.info.audio
+    frames = [p for p in probe.audio if p.pos is not None]
+    if info is None or info.pid is None or k.pos is None or e.pos is None or not frames:
+        return None
+    if cut.head is None:
+        return None
+    afd = info.frame_s
+
+    def first_after(pos: int) -> Packet | None:
+        before = [p for p in frames if p.pos is not None and p.pos < pos]
+        after = [p for p in frames if p.pos is not None and p.pos > pos]
+        if not before or not after:  # the read did not cover both sides of the cut
+            return None
+        return min(after, key=lambda p: p.pts)
+
+    known = [p for p in frames if p.pts >= cut.start - EPS_S]
+    if not known or not any(p.pts < cut.start - EPS_S for p in frames):
+        return None
+    start = min(p.pts for p in known)
+    count = round((cut.end - start) / afd)
+    end = start + count * afd
+    m0, m1 = first_after(k.pos), first_after(e.pos)
+    if m0 is None or m1 is None:
+        return None
+    # the head and the tail each carry at least one frame, and the middle's frames all fit
+    if not (start + afd / 2 < m0.pts < m1.pts < end - afd / 2):
+        return None
+    return InbandAudio(start, end, m0.pts, m1.pts, info.pid)
 
 
 def _middle_url(files: list[Path], joiner: Joiner, k: Packet, e: Packet | None) -> str:
@@ -256,13 +299,20 @@ def cut(
     samples = None
     if thumbnail is not None and head is not None and head.start <= cuts[0].start + EPS_S:
         samples = HeadSamples.for_head(head.frames, workdir)
+    if len(cuts) > 1:  # pieces' audio is counted on their running total: copied apart
+        for c in cuts:
+            c.inband = None
     jobs: list[tuple[list[str], float]] = []
     for c in cuts:
+        ib = c.inband
         for enc in (c.head, c.tail):
             if enc is not None and enc.frames > 0:
                 offer = samples if enc is head else None
-                jobs.append((encode_cmd(c, enc, offer), timeout(enc.frames / 10)))
-        if c.audio is not None:
+                span = None
+                if ib is not None:
+                    span = (ib.start, ib.middle_start) if enc is c.head else (ib.middle_end, ib.end)
+                jobs.append((encode_cmd(c, enc, offer, span), timeout(enc.frames / 10)))
+        if c.audio is not None and ib is None:
             jobs.append((audio_cmd(c), timeout(c.duration)))
     run_all(jobs)
     for c in cuts:  # an encode that yielded nothing is dropped rather than joined empty

@@ -100,9 +100,15 @@ def x264_args(cut: PieceCut, key: Packet) -> dict[str, Any]:
     return args
 
 
-def encode_cmd(cut: PieceCut, enc: Encode, samples: HeadSamples | None = None) -> list[str]:
+def encode_cmd(
+    cut: PieceCut,
+    enc: Encode,
+    samples: HeadSamples | None = None,
+    audio: tuple[float, float] | None = None,
+) -> list[str]:
     """Decode from the keyframe, keep frames from ``enc.start`` on (by their own timestamps);
-    with ``samples``, also write those frames' grey samples and JPEGs."""
+    with ``samples``, also write those frames' grey samples and JPEGs; with ``audio``, also
+    copy the source's AAC frames whose pts lie in that range (seconds, source timeline)."""
     seek = enc.from_key.dts + LAND_S - cut.info.start
     opts: dict[str, Any] = {
         "protocol_whitelist": PROTOCOLS,
@@ -116,9 +122,26 @@ def encode_cmd(cut: PieceCut, enc: Encode, samples: HeadSamples | None = None) -
     inp = ffmpeg.input(cut.url, **procs.fetched_input(opts))
     video = inp.video.filter("trim", start=f"{enc.start - quarter:.6f}")
     out_args = x264_args(cut, enc.from_key)
-    out_args.update({"frames:v": enc.frames, "f": "mpegts"})
+    out_args["f"] = "mpegts"
+    streams = []
+    if audio is None:
+        out_args["frames:v"] = enc.frames
+    else:
+        # -frames:v would end the audio too (ffmpeg closes a file's streams together when one
+        # has its count), so the video is counted by the filter and the audio ends by time
+        video = video.filter("trim", end_frame=enc.frames)
+        lo, hi = audio
+        half = (cut.info.audio.frame_s if cut.info.audio else 0.02) / 2
+        out_args.update(
+            {
+                "c:a": "copy",
+                "bsf:a": f"noise=drop=lt(pts*tb\\,{lo - half:.6f})+gte(pts*tb\\,{hi - half:.6f})",
+                "to": f"{hi + 0.5:.6f}",
+            }
+        )
+        streams.append(inp["a:0"])
     if samples is None:
-        outputs = [video.output(str(enc.path), **out_args)]
+        outputs = [ffmpeg.output(video, *streams, str(enc.path), **out_args)]
     else:
         both = video.split()
         picked = (
@@ -129,7 +152,7 @@ def encode_cmd(cut: PieceCut, enc: Encode, samples: HeadSamples | None = None) -
         )
         each = {"frames:v": len(samples.indices), "fps_mode": "passthrough"}
         outputs = [
-            both[0].output(str(enc.path), **out_args),
+            ffmpeg.output(both[0], *streams, str(enc.path), **out_args),
             picked[0]
             .filter("scale", SAMPLE_W, SAMPLE_H)
             .filter("format", "gray")
@@ -143,6 +166,9 @@ def encode_cmd(cut: PieceCut, enc: Encode, samples: HeadSamples | None = None) -
         .global_args("-nostdin", "-v", "error", "-y", "-copyts")
         .compile(cmd=procs.ffmpeg())
     )
+    if audio is not None and cut.info.audio is not None and cut.info.audio.pid is not None:
+        at = cmd.index(str(enc.path))  # the same PID as the source's, for the join's concat
+        cmd[at:at] = ["-streamid", f"1:{cut.info.audio.pid}"]
     return cmd
 
 

@@ -53,6 +53,7 @@ def write_lists(cuts: list[PieceCut], workdir: Path, joiner: Joiner) -> tuple[Pa
     video: list[tuple[str, float, float | None]] = []  # (url, desired start, inpoint)
     audio: list[Path] = []
     offset = 0.0
+    inband = cuts[0].inband if len(cuts) == 1 else None
     for cut in cuts:
         if cut.head is not None:
             video.append((str(cut.head.path), offset, None))
@@ -60,7 +61,10 @@ def write_lists(cuts: list[PieceCut], workdir: Path, joiner: Joiner) -> tuple[Pa
             m = cut.middle
             video.append((m.url, offset + m.inpoint - cut.start, m.inpoint))
         if cut.tail is not None:
-            video.append((str(cut.tail.path), offset + cut.tail.start - cut.start, None))
+            # a file without an inpoint starts at its earliest packet: the tail's first audio
+            # frame may come before its first video frame
+            first = cut.tail.start if inband is None else min(cut.tail.start, inband.middle_end)
+            video.append((str(cut.tail.path), offset + first - cut.start, None))
         if cut.audio is not None:
             audio.append(cut.audio.resolve())
         offset += cut.duration
@@ -68,6 +72,9 @@ def write_lists(cuts: list[PieceCut], workdir: Path, joiner: Joiner) -> tuple[Pa
     lines = ["ffconcat version 1.0"]
     if pid is not None:  # take only the video PID from each input (the TS carry audio too)
         lines += ["stream", f"exact_stream_id {pid:#x}"]
+        if inband is not None and inband.pid is not None:  # and the audio, carried along
+            lines += ["stream", f"exact_stream_id {inband.pid:#x}"]
+            audio = []
     for i, (url, at, inpoint) in enumerate(video):
         lines.append(f"file {_quote(url)}")
         if inpoint is not None:
@@ -81,10 +88,20 @@ def write_lists(cuts: list[PieceCut], workdir: Path, joiner: Joiner) -> tuple[Pa
     return vlist, f"file:{audio[0]}" if len(audio) == 1 else joiner.url(audio)
 
 
-def _join_cmd(vlist: Path, audio: str | None, out: Path, moov_size: int | None) -> list[str]:
+def _inband(cuts: list[PieceCut]) -> bool:
+    """Whether the parts carry the audio (one input), rather than the separate ADTS copy."""
+    c = cuts[0]
+    return len(cuts) == 1 and c.inband is not None and c.inband.pid is not None
+
+
+def _join_cmd(
+    vlist: Path, audio: str | None, out: Path, moov_size: int | None, inband: bool
+) -> list[str]:
     vin = ffmpeg.input(str(vlist), **procs.fetched_input({"safe": 0}, fmt="concat"))
     streams = [vin.video]
-    if audio is not None:
+    if inband:
+        streams.append(vin.audio)
+    elif audio is not None:
         ain = ffmpeg.input(audio, f="aac", protocol_whitelist=PROTOCOLS)
         streams.append(ain.audio)
     extra = {"moov_size": moov_size} if moov_size else {}
@@ -100,7 +117,9 @@ def join(cuts: list[PieceCut], out: Path, workdir: Path, joiner: Joiner, total_s
     """Write ``out`` from the parts; its size, sha256 and what its ``moov`` says."""
     vlist, audio = write_lists(cuts, workdir, joiner)
     try:
-        result = procs.run(_join_cmd(vlist, audio, out, moov_room(cuts)), timeout=timeout(total_s))
+        result = procs.run(
+            _join_cmd(vlist, audio, out, moov_room(cuts), _inband(cuts)), timeout=timeout(total_s)
+        )
         if not any(text in result.stderr for text in _TOO_SMALL):  # ffmpeg 5.1 exits 0 then
             try:
                 written = describe(out)
@@ -112,7 +131,9 @@ def join(cuts: list[PieceCut], out: Path, workdir: Path, joiner: Joiner, total_s
         log.warning("moov room of %d bytes too small for %s", moov_room(cuts), out.name)
         joined = workdir / "joined.mp4"
         try:
-            procs.run(_join_cmd(vlist, audio, joined, None), timeout=timeout(total_s))
+            procs.run(
+                _join_cmd(vlist, audio, joined, None, _inband(cuts)), timeout=timeout(total_s)
+            )
             return _faststart(joined, out, total_s)
         finally:
             joined.unlink(missing_ok=True)

@@ -33,6 +33,22 @@ class Middle:
     start: float  # keyframe pts
 
 
+@dataclass(frozen=True)
+class InbandAudio:
+    """The piece's audio carried by its own parts, so the join reads one input.
+
+    Source AAC frames [``start``, ``end``) (pts): the copied middle holds those of the PES
+    packets between K and E, [``middle_start``, ``middle_end``); the head's run copies the
+    frames before them, the tail's run those after.
+    """
+
+    start: float
+    end: float
+    middle_start: float
+    middle_end: float
+    pid: int | None
+
+
 @dataclass
 class PieceCut:
     url: str
@@ -45,6 +61,7 @@ class PieceCut:
     tail_start: float = 0.0
     audio: Path | None = None
     audio_frames: int = 0
+    inband: InbandAudio | None = None
     jobs: list[list[str]] = field(default_factory=list)
 
     @property

@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 
 from streamer import procs
+from streamer.capture.timeline import Timeline
 from streamer.split import cutter as cutter_mod
 from streamer.split import join as join_mod
 from streamer.split import split_session
 from streamer.split.thumbnail import SAMPLE_H, SAMPLE_W, pick_sample
-from tests.split.conftest import SIZE, Recording, best_match, frame_count
+from tests.split.conftest import SIZE, Recording, at, best_match, frame_count
+
+AAC_FRAME = 1024 / 48000
 
 
 def _yuv(jpg: Path, out: Path) -> Path:
@@ -92,3 +95,38 @@ def test_too_little_moov_room_still_gives_a_faststart_file(
     assert res.record.sha256 == hashlib.sha256(data).hexdigest()
     assert frame_count(res.outputs.mp4) == 342 - 132
     assert not list(res.outputs.mp4.parent.glob(".mid.*"))
+
+
+def _audio_hashes(url: str) -> list[str]:
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-map", "0:a", "-c", "copy",
+         "-bsf:a", "aac_adtstoasc",
+         "-f", "framemd5", "-"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [line.split(",")[5].strip() for line in out.splitlines() if line[:1].isdigit()]
+
+
+def test_one_piece_join_reads_one_input_and_the_source_audio_frames(
+    recording: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head and tail runs carry the audio around the copied middle: no separate audio
+    read, a join with one input, and the VOD's AAC frames are the source's, in one run."""
+    runs: list[list[str]] = []
+    real = procs.run
+
+    def run(argv: list[str], **kw: object) -> object:
+        runs.append(argv)
+        return real(argv, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(procs, "run", run)
+    res = split_session(recording.directory, recording.program, "mid", tmp_path)
+    assert not [a for a in runs if "adts" in a]
+    (join,) = [a for a in runs if "-moov_size" in a]
+    assert join.count("-i") == 1
+    vod = _audio_hashes(str(res.outputs.mp4))
+    assert abs(len(vod) - 8.4 / AAC_FRAME) <= 1
+    (piece,) = Timeline.load(recording.directory).pieces(at(5.3), at(13.7))
+    source = _audio_hashes("concat:" + "|".join(str(f) for f in piece.files))
+    first = source.index(vod[0])
+    assert source[first : first + len(vod)] == vod
