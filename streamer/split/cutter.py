@@ -10,15 +10,20 @@ piece becomes up to three video parts:
   segments (the input is cut at E's byte position, so no packet of E's GOP slips in);
 * tail: frames from E up to the requested end, re-encoded the same way.
 
-Audio is stream-copied separately per piece (AAC frames are all keyframes), counted in whole
-frames on the running total so it stays with the video. One ffmpeg run then writes the MP4,
-``moov`` in front, from two inputs: a concat script of the video parts, and the pieces' ADTS
-files read back to back (``streamer.split.join``). Gaps between pieces are closed up in the
-output and reported by the caller.
+Audio, when the session is one piece with a head, a middle and a tail (the usual case): the
+middle carries the source's AAC frames of the PES packets between K's and E's bytes, the head's
+run also copies the frames from the session's start up to those, and the tail's run the frames
+after them up to the end. The join then reads audio and video from one concat script: one
+input, one read of the source. Otherwise (several pieces, no head or tail, or audio positions
+the probe did not cover) the audio is stream-copied separately per piece, counted in whole
+frames on the running total so it stays with the video, and the join reads the pieces' ADTS
+files back to back as a second input. Gaps between pieces are closed up in the output and
+reported by the caller. The join (``streamer.split.join``) writes the MP4 once, ``moov`` in
+front, and it is read once to hash it.
 
 Costs per piece: one ffprobe run (stream layout and the packets around both cut points), the
-head and tail encodes and the audio copy side by side (``streamer.split.encode``; the head's
-run also samples the thumbnail), then the join, and one read of the result to hash it.
+head and tail encodes side by side (``streamer.split.encode``; the head's run also samples the
+thumbnail), then the join.
 
 **copy** mode keeps only the middle, widened to whole GOPs: it starts at the keyframe at or
 before the start and ends at the keyframe at or after the end (up to one GOP extra on each side,
@@ -225,7 +230,14 @@ def _inband(probe: Probe, cut: PieceCut, k: Packet, e: Packet) -> InbandAudio | 
     count = round((cut.end - start) / afd)
     end = start + count * afd
     m0, m1 = first_after(k.pos), first_after(e.pos)
-    if m0 is None or m1 is None:
+    if m0 is None or m1 is None or cut.head.from_key.pos is None:
+        return None
+    # the head's run reads from its keyframe's bytes on: the first frame is there to copy
+    # (a source whose audio runs ahead of its video could have muxed it earlier); a frame
+    # the probe missed could only make this look later, never earlier
+    k_prev = cut.head.from_key.pos
+    from_head = [p.pts for p in frames if p.pos is not None and p.pos > k_prev]
+    if not from_head or min(from_head) > start + EPS_S:
         return None
     # the head and the tail each carry at least one frame, and the middle's frames all fit
     if not (start + afd / 2 < m0.pts < m1.pts < end - afd / 2):
