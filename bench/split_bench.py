@@ -1,29 +1,31 @@
-"""Cut a 1-hour 720p recording into 6 sessions: exact mode vs plain copy vs full re-encode.
+"""Cut a 1-hour 720p recording into 6 sessions: exact cut and whole split stage vs plain copy.
 
-    .venv/bin/python bench/split_bench.py [--runs 3] [--reencode-s 60]
+    .venv/bin/python bench/split_bench.py [--runs 3] [--sessions 6]
+    .venv/bin/python bench/split_bench.py --profile     # wall and CPU per ffmpeg run
+    .venv/bin/python bench/split_bench.py --extras      # also 2 jobs and a full re-encode
 
 The recording (1280x720, 25 fps, AAC, 2 s HLS segments, keyframes every 2 s, B-frames) is
 generated once into bench/.cache/: a 2-minute clip encoded with ``-preset ultrafast -bf 3``,
 then looped by stream copy into an hour of segments, written as a streamer recording.
 
-Per run, for the same six windows (both ends mid-GOP):
+Per run, for the same six windows (both ends mid-GOP), session by session and in a rotating
+order, so the three see the same load on a shared machine:
+* copy (baseline): plain ``ffmpeg -ss S -i concatf:<segments> -t D -c copy -movflags
+  +faststart`` (keyframe-late start, no re-encoding);
 * exact: ``streamer.split.cutter.cut`` (frame-exact smart cut, what ships by default);
-* exact+products: ``split_session`` with ``force`` (cut + ffprobe + thumbnail + sha256 + JSON);
-* copy: plain ``ffmpeg -ss S -i concat:<segments> -t D -c copy -movflags +faststart``
-  (the baseline: keyframe-late start, no re-encoding);
-* re-encode: libx264 ``-preset veryfast`` of the first ``--reencode-s`` seconds of one window
-  (plus AAC copy), scaled to the mean window length (a full encode of every window would take
-  most of an hour on two cores).
+* stage: ``split_session`` with ``force`` (cut + probe + thumbnail + sha256 + JSON record).
 
-Prints medians and the ratios exact/copy (goal <= 1.3), exact+products/copy (goal <= 1.5) and
-re-encode/exact (goal >= 30), in
-wall time and in the CPU time of the ffmpeg/ffprobe processes (user + system; less sensitive to
-other work on the machine than wall time).
+Prints each run's figures and ratios, then the medians of the per-run ratios: exact/copy
+(goal <= 1.3) and stage/copy (goal <= 1.5), in wall time and in CPU time (user + system of the
+ffmpeg/ffprobe processes plus this process's own, i.e. the Python side; less sensitive to other
+work on the machine than wall time). ``--extras`` adds two sessions at a time and a libx264
+veryfast re-encode of ``--reencode-s`` seconds scaled to all windows (goal: exact >= 30x faster).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import resource
 import shutil
@@ -228,7 +230,7 @@ def _run_measured(argv: list[str], timeout: float, check: bool = True, **_: obje
     reader.start()
     out = proc.stdout.read()
     reader.join(timeout)
-    _, status, usage = os.wait4(proc.pid, 0)
+    _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     _LAST_CPU[threading.get_ident()] = usage.ru_utime + usage.ru_stime
     result = procs.Result(
@@ -302,7 +304,7 @@ def profile(prog: Program, out: Path) -> None:
         run_products(prog, out)
         total = time.perf_counter() - t0
     finally:
-        procs.run = real_run  # type: ignore[assignment]
+        procs.run = real_run
         for mod, name in python_steps:
             setattr(mod, name, real_py[name])
     n = len(prog.sessions)
@@ -334,6 +336,7 @@ def main() -> None:
     parser.add_argument("--reencode-s", type=float, default=60.0)
     parser.add_argument("--sessions", type=int, default=6, help="how many sessions in the hour")
     parser.add_argument("--profile", action="store_true", help="only the per-step breakdown")
+    parser.add_argument("--extras", action="store_true", help="also 2 jobs and full re-encode")
     args = parser.parse_args()
     global SESSIONS
     SESSIONS = args.sessions
@@ -343,48 +346,100 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             profile(prog, Path(tmp))
         return
-    mean_window = statistics.fmean(b - a for a, b in windows())
-    results: dict[str, list[float]] = {
-        "exact": [],
-        "exact+products": [],
-        "copy": [],
-        "re": [],
-        "exact-2jobs": [],
-        "copy-2jobs": [],
-    }
-    for run in range(args.runs):
+    if args.extras:
+        extras(prog, args)
+    paired(prog, args.runs)
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure(fn: Callable[[], None]) -> tuple[float, float]:
+    """(wall, CPU) of ``fn``: CPU is its child processes' plus this process's own (the Python
+    side: hashing, planning), user + system."""
+    c0, s0, t0 = _children_cpu(), _self_cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, _children_cpu() - c0 + _self_cpu() - s0
+
+
+def _step(name: str, prog: Program, out: Path, sid: str) -> None:
+    if name == "copy":
+        copy_one(prog, out, sid)
+    elif name == "exact":
+        exact_one(prog, out, sid)
+    else:
+        split_session(REC, prog, sid, out / "stage", force=True)
+
+
+def paired(prog: Program, runs: int) -> None:
+    """Per session, the copy, the exact cut and the whole split stage run one after the other
+    (in a rotating order), so the three see the same load; the ratios are taken per run."""
+    names = ("copy", "exact", "stage")
+    per_run: list[dict[str, tuple[float, float]]] = []
+    for run in range(runs):
+        wall = dict.fromkeys(names, 0.0)
+        cpu = dict.fromkeys(names, 0.0)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             out = Path(tmp)
-            results["copy"].append(timed(run_copy, prog, out, name="copy"))
-            results["exact"].append(timed(run_exact, prog, out, name="exact"))
-            results["exact+products"].append(timed(run_products, prog, out / "p", name="products"))
+            for k, session in enumerate(prog.sessions):
+                sid = session.id
+                order = names[k % 3 :] + names[: k % 3]
+                for name in order:
+                    w, c = _measure(functools.partial(_step, name, prog, out, sid))
+                    wall[name] += w
+                    cpu[name] += c
+        per_run.append({n: (wall[n], cpu[n]) for n in names})
+        r = per_run[-1]
+        print(
+            f"run {run + 1}: copy {r['copy'][0]:.2f} s ({r['copy'][1]:.2f} CPU-s), "
+            f"exact {r['exact'][0]:.2f} s ({r['exact'][1]:.2f}), "
+            f"stage {r['stage'][0]:.2f} s ({r['stage'][1]:.2f}); "
+            f"exact/copy {r['exact'][0] / r['copy'][0]:.2f} wall {r['exact'][1] / r['copy'][1]:.2f}"
+            f" CPU, stage/copy {r['stage'][0] / r['copy'][0]:.2f} wall"
+            f" {r['stage'][1] / r['copy'][1]:.2f} CPU",
+            flush=True,
+        )
+
+    def med(name: str, i: int) -> float:
+        return statistics.median(r[name][i] for r in per_run)
+
+    def ratio(name: str, i: int) -> float:
+        return statistics.median(r[name][i] / r["copy"][i] for r in per_run)
+
+    mean_window = statistics.fmean(b - a for a, b in windows())
+    print()
+    print(f"{SESSIONS} sessions x {mean_window / 60:.1f} min of 720p25, median of {runs} runs:")
+    print(f"  {'':34s} {'wall s':>8s} {'CPU s':>8s}")
+    print(f"  {'copy (baseline, -ss/-t -c copy)':34s} {med('copy', 0):8.2f} {med('copy', 1):8.2f}")
+    print(f"  {'exact cut (cutter.cut)':34s} {med('exact', 0):8.2f} {med('exact', 1):8.2f}")
+    print(f"  {'whole stage (split_session)':34s} {med('stage', 0):8.2f} {med('stage', 1):8.2f}")
+    print(
+        f"  exact / copy = {ratio('exact', 0):.2f} wall, {ratio('exact', 1):.2f} CPU"
+        "  (goal <= 1.3; median of the per-run ratios)"
+    )
+    print(
+        f"  whole stage / copy = {ratio('stage', 0):.2f} wall, {ratio('stage', 1):.2f} CPU"
+        "  (goal <= 1.5)"
+    )
+
+
+def extras(prog: Program, args: argparse.Namespace) -> None:
+    """Two sessions at a time, and the full re-encode (scaled), against the copy."""
+    mean_window = statistics.fmean(b - a for a, b in windows())
+    results: dict[str, list[float]] = {"copy-2jobs": [], "exact-2jobs": [], "re": [], "exact": []}
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            out = Path(tmp)
             results["copy-2jobs"].append(timed(run_copy, prog, out / "c2", 2))
             results["exact-2jobs"].append(timed(run_exact, prog, out / "e2", 2))
+            results["exact"].append(timed(run_exact, prog, out / "e1", 1))
             re_s = timed(run_reencode, prog, out, args.reencode_s)
             results["re"].append(re_s * mean_window / args.reencode_s * len(windows()))
-        print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()))
     med = {k: statistics.median(v) for k, v in results.items()}
-    print()
-    size = f"{SESSIONS} sessions x {mean_window / 60:.1f} min of 720p25"
-    print(f"{size}, median of {args.runs} runs:")
-    print(f"  copy (baseline, -ss/-t -c copy)  {med['copy']:8.2f} s")
-    print(f"  exact (smart cut)                {med['exact']:8.2f} s")
-    print(f"  exact + thumbnail/probe/sha256   {med['exact+products']:8.2f} s")
-    print(f"  full re-encode (scaled)          {med['re']:8.2f} s")
-    print(f"  copy, 2 sessions at a time       {med['copy-2jobs']:8.2f} s")
-    print(f"  exact, 2 sessions at a time      {med['exact-2jobs']:8.2f} s")
-    print(f"  exact / copy      = {med['exact'] / med['copy']:.2f}  (goal <= 1.3)")
-    products = med["exact+products"] / med["copy"]
-    print(f"  exact + products / copy = {products:.2f}  (goal <= 1.5)")
-    ratio2 = med["exact-2jobs"] / med["copy"]
-    print(f"  exact 2 jobs / copy 1 job = {ratio2:.2f}")
     print(f"  exact 2 jobs / copy 2 jobs = {med['exact-2jobs'] / med['copy-2jobs']:.2f}")
     print(f"  re-encode / exact = {med['re'] / med['exact']:.1f}  (goal >= 30)")
-    cpu = {k: statistics.median(v) for k, v in CPU.items()}
-    print(f"  ffmpeg CPU: copy {cpu['copy']:.2f} s, exact {cpu['exact']:.2f} s", end="")
-    print(f", exact / copy = {cpu['exact'] / cpu['copy']:.2f}")
-    print(f"  ffmpeg CPU: exact + products {cpu['products']:.2f} s", end="")
-    print(f", / copy = {cpu['products'] / cpu['copy']:.2f} (the Python side is not counted)")
 
 
 if __name__ == "__main__":
