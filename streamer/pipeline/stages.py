@@ -25,6 +25,8 @@ from streamer.pipeline.store import SessionView, Store
 from streamer.pipeline.sweep import sweep_session_uploads
 from streamer.publish import open_storage
 from streamer.publish.catalog import Publisher
+from streamer.publish.catalog import url_refresh_interval_s as url_refresh_interval_s_of
+from streamer.publish.storage import url_lifetime
 from streamer.schedule.model import CutPolicy
 from streamer.split import split_session
 from streamer.timeutil import now
@@ -105,7 +107,7 @@ def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
         storage = open_storage(settings)
         sweep_session_uploads(storage, event_id, session_id, now())  # a killed publish's
         # presigned URLs expire: every publish hands out fresh ones
-        refresh = bool(getattr(storage, "presign", False))
+        refresh = url_lifetime(storage) is not None
         vod = Publisher(storage, refresh_urls=refresh).publish_session(
             settings.vods_dir, event_id, session_id
         )
@@ -137,6 +139,24 @@ def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
             "media_url": vod.media_url,
         },
     )
+
+
+def url_refresh_interval_s(settings: Settings) -> float | None:
+    """How often the catalog's URLs must be renewed (None: they never expire)."""
+    return url_refresh_interval_s_of(open_storage(settings))
+
+
+def refresh_urls_stage(settings: Settings) -> None:
+    """Rewrite every published record, index, feed and ``events.json`` with fresh URLs.
+
+    A store that cannot be reached is tried again at the next interval (the URLs handed out
+    last time are still good for two thirds of their lifetime)."""
+    try:
+        events = Publisher(open_storage(settings)).refresh_all_urls()
+    except StreamerError as exc:
+        log.warning("presigned URLs not refreshed (next interval tries again): %s", exc)
+        return
+    log.info("presigned URLs refreshed for %d event(s)", len(events))
 
 
 def unpublish_stage(
