@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,10 +37,11 @@ class RetryPolicy:
     ) -> Verdict:
         """What a failure after ``attempts`` earlier ones means.
 
-        A storage outage is retried for as long as it lasts (it delays publishing, it must not
-        lose it); a missing recording stays missing once its broadcast is over."""
+        A storage outage or a full disk is retried for as long as it lasts (it delays
+        publishing, it must not lose it); a missing recording stays missing once its
+        broadcast is over."""
         tried = attempts + 1
-        if isinstance(exc, StorageError):
+        if isinstance(exc, StorageError) or disk_full(exc):
             tried = min(tried, self.max_attempts - 1)
         elif isinstance(exc, SplitError) and not source_active:
             tried = self.max_attempts
@@ -58,6 +60,16 @@ class RetryPolicy:
         if self.gave_up(attempts):
             return None
         return next_try_at or updated_at + self.backoff(attempts)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by a full disk (ENOSPC, or a quota: EDQUOT)."""
+    cur: BaseException | None = exc
+    while cur is not None:
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        cur = cur.__cause__
+    return False
 
 
 POLICY = RetryPolicy()

@@ -9,6 +9,7 @@ state until the next start retries it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import time
@@ -64,6 +65,11 @@ def split_stage(settings: Settings, event_id: str, session_id: str, force: bool 
         vod = _split(settings, store, event_id, session_id, force)
     except StreamerError as exc:
         _failed(store, s, exc, source_active=active)
+        return
+    except OSError as exc:  # a full disk, say: a reason in the state, not a traceback
+        failure = SplitError(f"cannot write the cut of {s.key}: {_os_reason(exc)}")
+        failure.__cause__ = exc  # the retry policy tells a full disk by it
+        _failed(store, s, failure, source_active=active)
         return
     if vod.needs_review and _held(store, event_id, session_id):
         store.set_session_state(
@@ -228,6 +234,12 @@ def _split(
     )
     write_record(result.outputs.json, record)
     return record
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full ({errno.errorcode[exc.errno]}) at {exc.filename or '?'}"
+    return f"{exc.strerror or exc} at {exc.filename or '?'}"
 
 
 def _held(store: Store, event_id: str, session_id: str) -> bool:
