@@ -69,7 +69,10 @@ def test_clock_jumps_forward_and_back(
         return None
 
     processor = Processor(
-        settings, p.store, InProcessRunner(), Hooks(plan=plan, retry=noop, settled=noop, later=later)
+        settings,
+        p.store,
+        InProcessRunner(),
+        Hooks(plan=plan, retry=noop, settled=noop, later=later),
     )
 
     def fire_all() -> dict[str, str]:

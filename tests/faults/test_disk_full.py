@@ -64,9 +64,7 @@ def files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def test_disk_full_during_split(
-    small_disk: Path, tmp_path: Path, hls_source: list[Any]
-) -> None:
+def test_disk_full_during_split(small_disk: Path, tmp_path: Path, hls_source: list[Any]) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=small_disk / "data",

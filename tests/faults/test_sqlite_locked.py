@@ -72,7 +72,7 @@ def run_stages(pipeline: Pipeline, errors: list[BaseException]) -> threading.Thr
         try:
             for sid in SESSIONS:
                 stages.process_stage(pipeline.settings, EVENT, sid)
-        except BaseException as exc:  # noqa: BLE001  (handed to the test)
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=go, daemon=True)
