@@ -1,13 +1,16 @@
-"""The data disk fills up during a split (a real ENOSPC: the data dir is a small tmpfs): the
-session fails with a clear reason, the recording is untouched, no half-cut VOD is left or
-published, and the same session is cut and published once space returns.
+"""The data disk fills up (a real ENOSPC: the data dir is a small tmpfs, mounted as root; the
+tests skip, saying why, where mounting is not allowed).
 
-(A full disk during capture is tested in tests/capture/test_bad_input.py: the recorder stops
-with ``disk full (ENOSPC)`` and keeps every complete segment.)
+During capture: the recorder stops with ``disk full (ENOSPC)``, the timeline names only whole
+segments, and a recorder started again once space returns goes on in the same directory: the
+timeline only grows. During a split: the session fails with a clear reason (retried, not
+final), the recording is untouched, no half-cut VOD is left or published, and the same
+session is cut and published once space returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import subprocess
@@ -17,11 +20,14 @@ from typing import Any
 
 import pytest
 
+from streamer.capture.hls import record
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline import stages
 from streamer.pipeline.states import SessionState
 from streamer.publish.catalog import read_index
 from streamer.publish.open import open_storage
+from tests.conftest import ScriptedLive
 
 from .conftest import EVENT, make_pipeline
 
@@ -44,11 +50,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def fill(disk: Path) -> Path:
-    """Fill ``disk`` to the last byte; the filler's path."""
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill ``disk`` to the last byte (or to ``leave`` bytes free); the filler's path."""
     filler = disk / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
+        if leave:
+            st = os.statvfs(disk)
+            os.write(fd, bytes(st.f_bavail * st.f_frsize - leave))
+            return filler
         for size in (65536, 4096, 512, 1):  # down to the last byte
             try:
                 while True:
@@ -100,3 +110,39 @@ def test_disk_full_during_split(small_disk: Path, tmp_path: Path, hls_source: li
     [item] = index["items"]
     assert (item["session_id"], item["version"], item["status"]) == ("s1", 1, "complete")
     assert item["duration_s"] == pytest.approx(6.0, abs=0.1)
+
+
+def whole(rec: Path) -> list[tuple[int, str]]:
+    """The timeline's segments, each checked whole on disk; no temp file left beside them."""
+    timeline = Timeline.load(rec)
+    for seg in timeline.segments:
+        assert (rec / seg.file).stat().st_size == seg.bytes, seg
+    assert not [p for p in rec.rglob("*") if p.name.endswith(".tmp")]
+    return [(seg.seq, seg.file) for seg in timeline.segments]
+
+
+def test_disk_full_during_capture(
+    small_disk: Path, tmp_path: Path, live_segments: list[bytes]
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=small_disk,
+        allow_private_sources=True,  # the source is on 127.0.0.1
+    )
+    rec = small_disk / "rec"
+    average = sum(map(len, live_segments[:20])) // 20
+    with ScriptedLive(live_segments, window=60) as src:
+        filler = fill(small_disk, leave=6 * average)  # room for a few segments only
+        full = asyncio.run(record(src.url, rec, settings=settings, duration_s=30, backfill_s=40))
+        assert full.state == "failed" and full.reason.startswith("disk full (ENOSPC)"), full
+        before = whole(rec)
+        assert before, "kept the segments that fit"
+        assert Timeline.load(rec).end_state == "failed"
+
+        filler.unlink()  # space returns: capture goes on in the same directory
+        again = asyncio.run(record(src.url, rec, settings=settings, duration_s=3, backfill_s=40))
+    assert again.state != "failed", again
+    after = whole(rec)
+    assert after[: len(before)] == before and len(after) > len(before)  # it only grew
+    seqs = [seq for seq, _ in after]
+    assert len(seqs) == len(set(seqs))  # nothing written twice
