@@ -173,6 +173,18 @@ class Captures:
             if self._closing:
                 return  # stays live: the next start resumes the capture
             if outcome.state == "failed":
+                if outcome.reason.startswith("disk full") and now() < not_after:
+                    # space may come back (someone frees it): try again, resuming the recording
+                    poll = self.settings.watch_poll_s
+                    self.mark(b, B.LIVE, f"{outcome.reason}; trying again every {poll:g}s")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), poll)
+                    if not stop.is_set():
+                        resume = True
+                        continue
+                    if not self._closing:  # closing: it stays live, the next start resumes
+                        self.mark(b, B.ENDED, "stopped")
+                    return
                 self.mark(b, B.FAILED, outcome.reason)
                 return
             self.mark(b, B.ENDED, f"{outcome.state}: {outcome.reason}")

@@ -16,6 +16,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,13 +24,16 @@ import pytest
 from streamer.capture.hls import record
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
-from streamer.pipeline import stages
-from streamer.pipeline.states import SessionState
+from streamer.pipeline import capture_task, stages
+from streamer.pipeline.capture_task import Captures
+from streamer.pipeline.states import BroadcastState, SessionState
 from streamer.publish.catalog import read_index
 from streamer.publish.open import open_storage
+from streamer.youtube import Resolver
 from tests.conftest import ScriptedLive
+from tests.split.conftest import at
 
-from .conftest import EVENT, make_pipeline
+from .conftest import EVENT, Pipeline, make_pipeline
 
 
 @pytest.fixture
@@ -146,3 +150,55 @@ def test_disk_full_during_capture(
     assert after[: len(before)] == before and len(after) > len(before)  # it only grew
     seqs = [seq for seq, _ in after]
     assert len(seqs) == len(set(seqs))  # nothing written twice
+
+
+def test_the_service_resumes_a_capture_stopped_by_a_full_disk(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder itself is shown above to resume cleanly; here the service's part: a
+    broadcast is not failed for a full disk, it says why and records again."""
+    settings = pipeline.settings.model_copy(update={"watch_poll_s": 0.01})
+    store = pipeline.store
+    store.set_broadcast_state(EVENT, "day1", BroadcastState.LIVE)  # a restart while live
+    reasons: list[str | None] = []  # the state's reason as each recorder starts
+    outcomes = iter(
+        [
+            ("failed", "disk full (ENOSPC) in /data/rec; kept what was written"),
+            ("ended", "ENDLIST"),
+        ]
+    )
+
+    async def recorder(*_: Any, **__: Any) -> SimpleNamespace:
+        reasons.append(store.broadcast(EVENT, "day1").reason)
+        state, reason = next(outcomes)
+        done = SimpleNamespace(state=state, reason=reason, segments=1, bytes=1, gaps=0, info=None)
+        return SimpleNamespace(record=done)
+
+    monkeypatch.setattr(capture_task, "record_with_backfill", recorder)
+    marks: list[tuple[str, str | None]] = []
+    real_mark = Captures.mark
+
+    def mark(self: Captures, b: Any, target: BroadcastState, reason: str | None) -> None:
+        marks.append((target.value, reason))
+        real_mark(self, b, target, reason)
+
+    monkeypatch.setattr(Captures, "mark", mark)
+    # the broadcast's window (and late limit) are long over: a full disk must not end it early
+    monkeypatch.setattr(capture_task, "now", lambda: at(0))
+
+    async def go() -> None:
+        captures = Captures(
+            settings, store, Resolver(settings), emit=lambda *_: None, on_end=lambda *_: None
+        )
+        assert captures.start(EVENT, "day1")
+        await asyncio.wait(list(captures._tasks.values()), timeout=60)
+
+    asyncio.run(go())
+    assert len(reasons) == 2  # recorded again
+    said = [r for state, r in marks if state == "live" and r and r.startswith("disk full")]
+    assert said == [
+        "disk full (ENOSPC) in /data/rec; kept what was written; trying again every 0.01s"
+    ], marks
+    assert "failed" not in [state for state, _ in marks]
+    b = store.broadcast(EVENT, "day1")
+    assert b.state == BroadcastState.ENDED, (b.state, b.reason)
