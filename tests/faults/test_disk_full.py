@@ -202,3 +202,53 @@ def test_the_service_resumes_a_capture_stopped_by_a_full_disk(
     assert "failed" not in [state for state, _ in marks]
     b = store.broadcast(EVENT, "day1")
     assert b.state == BroadcastState.ENDED, (b.state, b.reason)
+
+
+def test_a_full_disk_under_the_state_db_does_not_stop_a_capture(
+    small_disk: Path,
+    tmp_path: Path,
+    hls_source: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The default layout: the state DB is on the data disk too, so while it is full no state
+    can be saved. The capture goes on (the timeline is the truth), says why in the log, and
+    the state catches up once space returns."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=small_disk / "data",
+        schedules=tmp_path / "schedules",
+        watch_poll_s=0.01,
+    )
+    p = make_pipeline(settings, hls_source)
+    p.store.set_broadcast_state(EVENT, "day1", BroadcastState.LIVE)
+    filler = fill(small_disk)
+    calls: list[int] = []
+
+    async def recorder(*_: Any, **__: Any) -> SimpleNamespace:
+        calls.append(1)
+        if len(calls) == 1:
+            state, reason = "failed", "disk full (ENOSPC) in the recording; kept what was written"
+        else:
+            filler.unlink()  # space came back while it waited
+            state, reason = "ended", "ENDLIST"
+        done = SimpleNamespace(state=state, reason=reason, segments=1, bytes=1, gaps=0, info=None)
+        return SimpleNamespace(record=done)
+
+    monkeypatch.setattr(capture_task, "record_with_backfill", recorder)
+    monkeypatch.setattr(capture_task, "now", lambda: at(0))
+    tasks: list[asyncio.Task[None]] = []
+
+    async def go() -> None:
+        captures = Captures(
+            settings, p.store, Resolver(settings), emit=lambda *_: None, on_end=lambda *_: None
+        )
+        assert captures.start(EVENT, "day1")
+        tasks.extend(captures._tasks.values())
+        await asyncio.wait(tasks, timeout=60)
+
+    asyncio.run(go())
+    assert all(t.done() and t.exception() is None for t in tasks)  # no traceback
+    assert len(calls) == 2
+    assert any("not saved" in r.getMessage() for r in caplog.records)  # the DB was full
+    assert p.store.broadcast(EVENT, "day1").state == BroadcastState.ENDED
