@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,10 +64,13 @@ class RetryPolicy:
 
 
 def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` was caused by a full disk (ENOSPC, or a quota: EDQUOT)."""
+    """Whether ``exc`` was caused by a full disk (ENOSPC, or a quota: EDQUOT), in Python or
+    in a tool (ffmpeg says so in the stderr its error carries)."""
     cur: BaseException | None = exc
     while cur is not None:
         if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(os.strerror(code) in str(cur) for code in (errno.ENOSPC, errno.EDQUOT)):
             return True
         cur = cur.__cause__
     return False

@@ -67,7 +67,9 @@ def split_stage(settings: Settings, event_id: str, session_id: str, force: bool 
         _failed(store, s, exc, source_active=active)
         return
     except OSError as exc:  # a full disk, say: a reason in the state, not a traceback
-        failure = SplitError(f"cannot write the cut of {s.key}: {_os_reason(exc)}")
+        failure = SplitError(
+            f"cannot write the cut of {s.key} in {settings.vods_dir}: {_os_reason(exc)}"
+        )
         failure.__cause__ = exc  # the retry policy tells a full disk by it
         _failed(store, s, failure, source_active=active)
         return
@@ -237,9 +239,10 @@ def _split(
 
 
 def _os_reason(exc: OSError) -> str:
+    where = f" at {exc.filename}" if exc.filename else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"disk full ({errno.errorcode[exc.errno]}) at {exc.filename or '?'}"
-    return f"{exc.strerror or exc} at {exc.filename or '?'}"
+        return f"disk full ({errno.errorcode[exc.errno]}){where}"
+    return f"{exc.strerror or exc}{where}"
 
 
 def _held(store: Store, event_id: str, session_id: str) -> bool:

@@ -78,7 +78,10 @@ def files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def test_disk_full_during_split(small_disk: Path, tmp_path: Path, hls_source: list[Any]) -> None:
+@pytest.mark.parametrize("room", [0, 120_000], ids=["full", "full-mid-cut"])
+def test_disk_full_during_split(
+    small_disk: Path, tmp_path: Path, hls_source: list[Any], room: int
+) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=small_disk / "data",
@@ -90,7 +93,7 @@ def test_disk_full_during_split(small_disk: Path, tmp_path: Path, hls_source: li
     )
     p = make_pipeline(settings, hls_source)
     timeline = (p.recording / "timeline.jsonl").read_bytes()
-    filler = fill(small_disk)
+    filler = fill(small_disk, leave=room)  # room: the cut starts, then hits ENOSPC
 
     stages.process_stage(settings, EVENT, "s1")  # no exception escapes
     s = p.store.session(EVENT, "s1")
