@@ -23,6 +23,8 @@ import contextlib
 import logging
 import math
 import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,13 +35,14 @@ from streamer.capture import fmp4, mux
 from streamer.capture.fragments import Adaptive, FragmentFetcher, FragmentGone
 from streamer.capture.timeline import GAP_TOLERANCE_S, Segment, Timeline, TimelineWriter
 from streamer.errors import CaptureError, StreamerError
-from streamer.timeutil import iso, now
+from streamer.timeutil import iso, now, parse_iso
 
 log = logging.getLogger(__name__)
 
 BATCH = 30  # fragments per ffmpeg run
 LOCATE_STEPS = 8
 TOL_S = 0.25
+STRAY_AGE_S = 600.0  # a temp file untouched this long was left by a crash
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,24 @@ def _wall(frag: fmp4.Fragment, zero: float | None) -> datetime:
 class Healer:
     """Heals one recording directory from one broadcast URL."""
 
-    def __init__(self, directory: Path, fetcher: FragmentFetcher, *, from_start: bool = False):
+    def __init__(
+        self,
+        directory: Path,
+        fetcher: FragmentFetcher,
+        *,
+        from_start: bool = False,
+        fresh: bool = True,
+        known_lost: Sequence[tuple[datetime, datetime, str]] = (),
+    ):
         self.directory = Path(directory)
         self.fetcher = fetcher
         self.from_start = from_start
+        # True: nothing learnt by earlier heals is trusted (the broadcast may have ended);
+        # the caller also makes the fetcher extract the info dict again
+        self.fresh = fresh
+        # spans an earlier heal of this broadcast found gone from the DVR (404): while live
+        # they cannot come back, so they are not asked for (nor re-noted) until the end
+        self.known_lost = list(known_lost)
         self.zero: float | None = None  # wall-clock (epoch s) of media time 0
         self.broadcast_start: datetime | None = None
         self._ref_pts: dict[str, float] = {}
@@ -121,24 +138,34 @@ class Healer:
 
     async def heal_once(self) -> HealReport:
         """Fill what the source holds now; the report lists what stays missing and why."""
-        for stray in self.directory.glob("part-*/.*.tmp"):  # a crash mid-write
-            with contextlib.suppress(OSError):
-                stray.unlink()
+        _sweep_strays(self.directory)
         report = HealReport()
         timeline = Timeline.load(self.directory)
         meta = timeline.meta
         if isinstance(meta.get("stream_zero"), int | float):
             self.zero = float(meta["stream_zero"])
-        adaptive = await self.fetcher.refresh(force=True)
+        adaptive = await self.fetcher.current()
         report.status = adaptive.live_status
         if not adaptive.usable:
             why = f"the source offers no H.264+AAC adaptive formats ({adaptive.live_status})"
             report.remaining = [(h.start, h.end, why) for h in holes(timeline)]
             return report
-        head_start = await self._broadcast_start(adaptive) if self.from_start else None
+        head_start = None
+        if self.from_start:
+            known = meta.get("broadcast_start")
+            if isinstance(known, str) and not self.fresh:
+                head_start = parse_iso(known)  # learnt by an earlier heal: no fetch
+            else:
+                head_start = await self._broadcast_start(adaptive)
         if head_start is not None:
             self.broadcast_start = head_start
-        todo = holes(timeline, head_start)
+        todo = []
+        for hole in holes(timeline, head_start):
+            lost = self._lost(hole)
+            if lost is None:
+                todo.append(hole)
+            else:
+                report.remaining.append((hole.start, hole.end, lost))
         writer = TimelineWriter(self.directory)
         try:
             for hole in todo:
@@ -157,6 +184,16 @@ class Healer:
         finally:
             writer.close()
         return report
+
+    def _lost(self, hole: Hole) -> str | None:
+        """The reason, when ``hole`` lies within a span already known lost."""
+        if self.fresh:
+            return None
+        tol = timedelta(seconds=TOL_S)
+        for start, end, reason in self.known_lost:
+            if start - tol <= hole.start and hole.end <= end + tol:
+                return reason
+        return None
 
     def _save_meta(self, writer: TimelineWriter, timeline: Timeline, report: HealReport) -> None:
         meta = dict(Timeline.load(self.directory).meta or timeline.meta)
@@ -418,6 +455,16 @@ class Healer:
             missing = [(cut, end, why)] + [m for m in missing if m[0] >= end]
             missing = _merge(missing) if len(missing) > 1 else missing
         return missing
+
+
+def _sweep_strays(directory: Path) -> None:
+    """Remove temp files a crash left mid-write. Only old ones: a live recorder (or another
+    heal) writing beside this one has its own temp file open right now."""
+    cutoff = time.time() - STRAY_AGE_S
+    for stray in directory.glob("part-*/.*.tmp"):
+        with contextlib.suppress(OSError):
+            if stray.stat().st_mtime < cutoff:
+                stray.unlink()
 
 
 class _Default:
