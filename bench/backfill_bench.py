@@ -55,6 +55,34 @@ CACHE = ROOT / "bench" / ".cache" / "backfill"
 URL = "https://www.youtube.com/watch?v=simLive0001"
 
 
+class Timed:
+    """The resolver, adding up the CPU its yt-dlp runs take (each runs in one thread)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.cpu_s = 0.0
+
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
+        started = time.thread_time()
+        try:
+            info: dict[str, Any] = self.inner.extract(url, live_from_start=live_from_start)
+            return info
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def resolve(self, url: str) -> Any:
+        started = time.thread_time()
+        try:
+            return self.inner.resolve(url)
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+
+def children_cpu() -> float:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
 def cpu() -> float:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -88,9 +116,11 @@ async def run_ours(
 ) -> dict[str, float]:
     stop = asyncio.Event()
     target = history - 4 - forget * media.segment_s
-    state = {"done_at": 0.0, "healed": 0.0, "extracts": 0.0, "cpu": 0.0}
+    state = {"done_at": 0.0, "healed": 0.0, "extracts": 0.0, "cpu": 0.0, "kids": 0.0, "yt": 0.0}
+    timed = Timed(resolver)
     started = time.monotonic()
     cpu0 = cpu() - media.serve_cpu_s  # the simulator serves from this process: not ours
+    kids0 = children_cpu()
     extracts0 = extracts()
 
     def on_heal(report: HealReport) -> None:
@@ -98,6 +128,8 @@ async def run_ours(
         if state["done_at"] == 0.0 and state["healed"] >= target:
             state["done_at"] = time.monotonic()
             state["cpu"] = cpu() - media.serve_cpu_s
+            state["kids"] = children_cpu() - kids0
+            state["yt"] = timed.cpu_s
             state["extracts"] = extracts()
 
     def on_progress(p: Progress) -> None:
@@ -108,7 +140,7 @@ async def run_ours(
     result = await record_with_backfill(
         URL,
         out,
-        resolver=resolver,
+        resolver=timed,
         settings=Settings(allow_private_sources=True),  # the simulator is on 127.0.0.1
         from_start=True,
         heal_every_s=heal_every,
@@ -127,6 +159,8 @@ async def run_ours(
     return {
         "wall_s": state["done_at"] - started,
         "cpu_s": state["cpu"] - cpu0,
+        "ffmpeg_cpu_s": state["kids"],
+        "ytdlp_cpu_s": state["yt"],
         "extracts": state["extracts"] - extracts0,
         "steady_wall_s": ended - state["done_at"],
         "steady_cpu_s": cpu_end - state["cpu"],
@@ -248,7 +282,8 @@ def main() -> None:
     for i, r in enumerate(runs, 1):
         print(
             f"run {i}: healed {r['healed_s']:.0f}s in {r['wall_s']:.1f}s "
-            f"({r['healed_s'] / r['wall_s']:.1f}x), CPU {r['cpu_s']:.2f}s vs bare mux "
+            f"({r['healed_s'] / r['wall_s']:.1f}x), CPU {r['cpu_s']:.2f}s (ffmpeg "
+            f"{r['ffmpeg_cpu_s']:.2f}s, yt-dlp {r['ytdlp_cpu_s']:.2f}s) vs bare mux "
             f"{r['base_cpu_s']:.2f}s, {r['extracts']:.0f} extracts; then "
             f"{r['steady_wall_s']:.0f}s with a gap left: CPU {r['steady_cpu_s']:.2f}s, "
             f"{r['steady_extracts']:.0f} extracts; live-edge gaps {r['live_gaps']:.0f}"
@@ -269,6 +304,10 @@ def main() -> None:
         f"CPU per healed minute: ours {med('cpu_s') / minutes:.2f}s (process + ffmpeg, live "
         f"recording and yt-dlp included), bare ffmpeg mux {med('base_cpu_s') / minutes:.2f}s, "
         f"ratio {statistics.median(r['cpu_s'] / max(r['base_cpu_s'], 1e-9) for r in runs):.1f}x"
+    )
+    print(
+        f"  of which ffmpeg/ffprobe children {med('ffmpeg_cpu_s') / minutes:.2f}s, yt-dlp "
+        f"(import + extracts, in their threads) {med('ytdlp_cpu_s') / minutes:.2f}s"
     )
     steady_min = med("steady_wall_s") / 60
     print(

@@ -39,7 +39,12 @@ from streamer.timeutil import iso, now, parse_iso
 
 log = logging.getLogger(__name__)
 
-BATCH = 30  # fragments per ffmpeg run
+# Fragments fetched, then muxed by one ffmpeg run, at a time. Each run costs ffmpeg's start
+# (about 0.1 CPU-s here, as much as muxing 30 small fragments), so batches grow to what
+# MUX_BUDGET_BYTES holds once the fragments' size is known: 150 small ones, ~30 at 1080p.
+BATCH = 30
+MAX_BATCH = 150
+MUX_BUDGET_BYTES = 48 * 1024 * 1024
 LOCATE_STEPS = 8
 TOL_S = 0.25
 STRAY_AGE_S = 600.0  # a temp file untouched this long was left by a crash
@@ -281,15 +286,16 @@ class Healer:
         step = adaptive.target_s or (hole.prev or hole.next or _Default).duration
         first = await self._locate(hole.start, head, step)
         missing: list[tuple[datetime, datetime, str]] = []
-        got: list[_Frag] = []
+        got: list[datetime] = []  # the fetched fragments' times (their bytes go to the mux)
         writing: asyncio.Task[None] | None = None
+        size = BATCH
         sq = first
         # the fragments the hole should take, plus one: more only if their times say so
         limit = min(head, first + math.ceil(hole.duration_s / step) + 1)
         while sq <= head:
             if sq > limit:
                 limit = min(head, limit + 4)
-            batch = list(range(sq, min(limit, sq + BATCH - 1) + 1))
+            batch = list(range(sq, min(limit, sq + size - 1) + 1))
             results = await asyncio.gather(
                 *(self._fetch_pair(n) for n in batch), return_exceptions=True
             )
@@ -314,7 +320,10 @@ class Healer:
                     break
                 if result.wall + timedelta(seconds=step) > hole.start + timedelta(seconds=TOL_S):
                     fresh.append(result)
-            got += fresh
+            got += [f.wall for f in fresh]
+            if fresh:
+                per = sum(len(f.video.media) + len(f.audio.media) for f in fresh) / len(fresh)
+                size = max(BATCH, min(MAX_BATCH, int(MUX_BUDGET_BYTES // max(per, 1.0))))
             # mux this batch while the next one is fetched (one ffmpeg at a time, in order)
             if writing is not None:
                 await writing
@@ -332,13 +341,13 @@ class Healer:
     def _uncovered_tail(
         self,
         hole: Hole,
-        got: list[_Frag],
+        got: list[datetime],
         step: float,
         head: int,
         missing: list[tuple[datetime, datetime, str]],
     ) -> list[tuple[datetime, datetime, str]]:
         """Time after the newest fragment the source holds (the DVR has not caught up)."""
-        ends = [f.wall + timedelta(seconds=step) for f in got] + [e for _, e, _ in missing]
+        ends = [wall + timedelta(seconds=step) for wall in got] + [e for _, e, _ in missing]
         covered_to = max(ends, default=hole.start)
         if (hole.end - covered_to).total_seconds() > GAP_TOLERANCE_S:
             return [(covered_to, hole.end, f"not in the source yet (head fragment {head})")]
@@ -353,10 +362,10 @@ class Healer:
         writer: TimelineWriter,
         report: HealReport,
     ) -> None:
-        """Mux consecutive fragments (≤ BATCH per ffmpeg run) and write them."""
+        """Mux each run of consecutive fragments (one ffmpeg run each) and write them."""
         runs: list[list[_Frag]] = []
         for frag in frags:
-            if runs and frag.sq == runs[-1][-1].sq + 1 and len(runs[-1]) < BATCH:
+            if runs and frag.sq == runs[-1][-1].sq + 1:
                 runs[-1].append(frag)
             else:
                 runs.append([frag])
