@@ -141,3 +141,37 @@ def test_the_ssrf_policy_still_applies_on_the_loopback_path(
         strict.extract(URL, live_from_start=True)
     assert isinstance(caught.value, BlockedSource) or "127.0.0.1" in str(caught.value)
     assert site.requests["watch"] == 0  # refused before anything was sent
+
+
+def test_after_the_end_real_ytdlp_archive_formats_fill_what_the_dvr_lost(
+    broadcast: tuple[YouTubeMedia, ShiftClock, YouTubeSite, Spy], tmp_path: Path
+) -> None:
+    media, clock, _site, spy = broadcast
+    out = tmp_path / "rec"
+    record_with_outage(clock, spy, out, 50)
+    hole = Timeline.load(out).gaps()[0]
+    first = int((hole.start.timestamp() - media.started_at) / SEGMENT_S)
+    media.forget(first, first + 30)  # the DVR lost the whole outage
+    media.publish_archive()  # ended and processed: was_live, whole files
+
+    report = asyncio.run(heal_directory(out, spy, settings=SETTINGS))
+
+    assert report.status == "was_live" and report.complete, report.remaining
+    formats = [f for lfs, info in spy.infos if lfs for f in info["formats"]]
+    # yt-dlp's own parse: whole files (http: the archive is on loopback), no fragments
+    assert formats and all(
+        f["protocol"] == "http" and not f.get("is_from_start") for f in formats
+    ), formats
+    timeline = Timeline.load(out)
+    assert timeline.gaps() == [] and len(timeline.runs()) == 1
+    archived = [s for s in timeline.segments if s.src == "archive"]
+    assert sum(s.duration for s in archived) >= 18
+    video, start = joined(out, tmp_path / "vod.ts")
+    tenth = timedelta(seconds=0.1)
+    check_frames(
+        video,
+        start,
+        media,
+        [archived[0].start - tenth, archived[0].start, archived[-1].end - tenth,
+         archived[-1].end],
+    )  # fmt: skip
