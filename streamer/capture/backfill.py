@@ -3,7 +3,8 @@
 :func:`record_with_backfill` runs the HLS poller and, every ``heal_every_s``, a heal of the
 recording's gaps from the DVR, in the same event loop (fetches are bounded and paced, muxing
 runs in a thread), then one heal after the end from ``post_live`` fragments or the archive.
-:func:`heal_directory` is that heal alone (``streamer heal DIR``).
+:func:`heal_directory` is that heal alone (``streamer heal DIR``). The heals of one recording
+share a :class:`HealContext`, so yt-dlp runs once while live, not once per heal.
 
 Only YouTube broadcasts can be healed (their DVR holds 120 hours); for a generic HLS source
 the poller already takes everything its playlist still lists (EVENT playlists included), and
