@@ -16,24 +16,25 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
-from streamer.capture.hls import RecordResult
 from streamer.distributed.leases import CaptureLeases, LeaseKeeper, LeaseLost
 from streamer.distributed.raw import RawShipper, pull
 from streamer.errors import NotFound, StorageError
 from streamer.publish.storage import Storage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-# record(stop=...) -> RecordResult; the caller binds URL, dir and the rest
-Recorder = Callable[[asyncio.Event], Awaitable[RecordResult]]
+# work(stop, owned) -> T: records until ``stop`` is set; ``owned()`` is False once the lease
+# is lost (checked before every write the work makes outside the recording dir)
+Recorder = Callable[[asyncio.Event, Callable[[], bool]], Awaitable[T]]
 
 
 @dataclass(frozen=True)
-class LeasedCapture:
+class LeasedCapture(Generic[T]):
     outcome: Literal["recorded", "lost", "busy"]
-    result: RecordResult | None = None
+    result: T | None = None
     token: int | None = None
 
 
@@ -41,12 +42,12 @@ async def capture_under_lease(
     leases: CaptureLeases,
     broadcast_key: str,
     rec_dir: Path,
-    recorder: Recorder,
+    recorder: Recorder[T],
     *,
     storage: Storage | None,
     root: str,
     ship_every_s: float = 2.0,
-) -> LeasedCapture:
+) -> LeasedCapture[T]:
     lease = await leases.acquire(broadcast_key)
     if lease is None:
         return LeasedCapture("busy")
@@ -61,12 +62,13 @@ async def capture_under_lease(
         await asyncio.to_thread(shipper.resume)
     side = [
         asyncio.ensure_future(keeper.run()),
-        asyncio.ensure_future(_stop_when_lost(keeper, stop)),
+        asyncio.ensure_future(_stop_when(keeper.lost, stop)),
+        asyncio.ensure_future(_stop_when(keeper.stop_requested, stop)),
     ]
     if shipper is not None:
         side.append(asyncio.ensure_future(_ship_loop(shipper, stop, ship_every_s)))
     try:
-        result = await recorder(stop)
+        result = await recorder(stop, keeper.valid)
     finally:
         for task in side:
             task.cancel()
@@ -85,8 +87,8 @@ async def capture_under_lease(
     return LeasedCapture("recorded", result, lease.token)
 
 
-async def _stop_when_lost(keeper: LeaseKeeper, stop: asyncio.Event) -> None:
-    await keeper.lost.wait()
+async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
     stop.set()
 
 

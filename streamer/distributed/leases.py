@@ -39,6 +39,7 @@ class Lease:
     owner: str
     token: int
     expires_at: datetime  # the database's clock
+    stop_requested: bool = False  # the media team asked the holder to stop
 
 
 class LeaseLost(Exception):
@@ -53,6 +54,8 @@ ON CONFLICT (broadcast_id) DO UPDATE SET
                THEN l.token ELSE l.token + 1 END,
   acquired_at = CASE WHEN l.owner = excluded.owner AND l.expires_at > clock_timestamp()
                THEN l.acquired_at ELSE clock_timestamp() END,
+  stop_requested = CASE WHEN l.owner = excluded.owner AND l.expires_at > clock_timestamp()
+               THEN l.stop_requested ELSE false END,
   owner = excluded.owner,
   expires_at = excluded.expires_at
 WHERE l.expires_at <= clock_timestamp() OR l.owner = excluded.owner
@@ -63,7 +66,7 @@ _RENEW = """
 UPDATE streamer_capture_leases
 SET expires_at = clock_timestamp() + %(ttl)s * interval '1 second'
 WHERE broadcast_id = %(b)s AND owner = %(o)s AND token = %(t)s AND expires_at > clock_timestamp()
-RETURNING expires_at
+RETURNING expires_at, stop_requested
 """
 
 _FENCE = """
@@ -105,7 +108,9 @@ class CaptureLeases:
         except BaseException:
             await self.close()
             raise
-        return None if row is None else Lease(lease.broadcast, lease.owner, lease.token, row[0])
+        if row is None:
+            return None
+        return Lease(lease.broadcast, lease.owner, lease.token, row[0], bool(row[1]))
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -173,6 +178,7 @@ class LeaseKeeper:
         self._margin = leases.ttl_s * margin
         self._deadline = clock() + leases.ttl_s - self._margin
         self.lost = asyncio.Event()
+        self.stop_requested = asyncio.Event()
 
     def valid(self) -> bool:
         if not self.lost.is_set() and self._clock() >= self._deadline:
@@ -205,4 +211,6 @@ class LeaseKeeper:
                 self.lost.set()
                 break
             self.lease = renewed
+            if renewed.stop_requested:
+                self.stop_requested.set()
             self._deadline = sent + self.leases.ttl_s - self._margin
