@@ -127,6 +127,12 @@ async def process_session(
     context: JobContext, event_id: str, session_id: str, force: bool = False
 ) -> None:
     settings = settings_of(context)
+    s = stages.store_for(settings).session(event_id, session_id)
+    if s.state == SessionState.PUBLISHED and not force:
+        # planned twice (the planner at its end, the capture job at the broadcast's end) and
+        # the first already published: the second is no second publish
+        log.info("%s is published already: nothing to do", s.key)
+        return
     await asyncio.to_thread(ensure_recording, settings, event_id, session_id)
     await asyncio.to_thread(stages.process_stage, settings, event_id, session_id, force)
     await _retry_later(context, settings, event_id, session_id)
