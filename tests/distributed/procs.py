@@ -91,10 +91,12 @@ class Logged:
     """A long-running child (``streamer run`` or ``worker``) whose output goes to a log file,
     so a chatty process never blocks on a full pipe."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
         self.log = log
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env,
+            self.proc = subprocess.Popen([*prefix, sys.executable, *args], cwd=ROOT, env=env,
                                          stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
     @property
