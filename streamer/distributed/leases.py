@@ -179,6 +179,7 @@ class LeaseKeeper:
         self._deadline = clock() + leases.ttl_s - self._margin
         self.lost = asyncio.Event()
         self.stop_requested = asyncio.Event()
+        self._abandoned: set[asyncio.Future[Lease | None]] = set()
 
     def valid(self) -> bool:
         if not self.lost.is_set() and self._clock() >= self._deadline:
@@ -199,11 +200,20 @@ class LeaseKeeper:
             if not self.valid():
                 break
             sent = self._clock()
+            renewal = asyncio.ensure_future(self.leases.renew(self.lease))
+            await asyncio.wait({renewal}, timeout=max(0.1, self._deadline - sent))
+            if not renewal.done():
+                # not awaited: on a dead link, cancelling a query can itself hang (psycopg
+                # sends a cancel request over a new connection); the deadline must not wait
+                renewal.cancel()
+                self._abandoned.add(renewal)
+                renewal.add_done_callback(_consume)
+                renewal.add_done_callback(self._abandoned.discard)
+                log.warning("capture lease of %s: renewal unanswered", self.lease.broadcast)
+                continue  # the local deadline decides
             try:
-                renewed = await asyncio.wait_for(
-                    self.leases.renew(self.lease), timeout=max(0.1, self._deadline - sent)
-                )
-            except (psycopg.Error, OSError, TimeoutError) as exc:
+                renewed = renewal.result()
+            except (psycopg.Error, OSError) as exc:
                 log.warning("capture lease of %s: renewal failed (%r)", self.lease.broadcast, exc)
                 continue  # the local deadline decides
             if renewed is None:
@@ -214,3 +224,9 @@ class LeaseKeeper:
             if renewed.stop_requested:
                 self.stop_requested.set()
             self._deadline = sent + self.leases.ttl_s - self._margin
+
+
+def _consume(future: asyncio.Future[Lease | None]) -> None:
+    """Retrieve an abandoned renewal's outcome, so asyncio does not log it as unhandled."""
+    if not future.cancelled():
+        future.exception()
