@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from streamer.distributed.leases import CaptureLeases, LeaseKeeper, LeaseLost
 from streamer.distributed.raw import RawShipper, pull
@@ -47,6 +47,7 @@ async def capture_under_lease(
     storage: Storage | None,
     root: str,
     ship_every_s: float = 2.0,
+    stop_grace_s: float = 3.0,
 ) -> LeasedCapture[T]:
     lease = await leases.acquire(broadcast_key)
     if lease is None:
@@ -60,16 +61,34 @@ async def capture_under_lease(
             log.info("capture of %s resumes from %d stored segments", broadcast_key, fetched)
         shipper = RawShipper(storage, root, rec_dir, fence=keeper.check)
         await asyncio.to_thread(shipper.resume)
-    side = [
+    side: list[asyncio.Future[Any]] = [
         asyncio.ensure_future(keeper.run()),
         asyncio.ensure_future(_stop_when(keeper.lost, stop)),
         asyncio.ensure_future(_stop_when(keeper.stop_requested, stop)),
     ]
     if shipper is not None:
         side.append(asyncio.ensure_future(_ship_loop(shipper, stop, ship_every_s)))
+    work = asyncio.ensure_future(recorder(stop, keeper.valid))
+    lost = asyncio.ensure_future(keeper.lost.wait())
+    side.append(lost)
+    result: T | None = None
     try:
-        result = await recorder(stop, keeper.valid)
+        await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            # lost: ``stop`` is set; a recorder that does not stop in time (stuck retrying on
+            # a dead link) is cancelled, so nothing of this capture outlives the lease
+            await asyncio.wait({work}, timeout=stop_grace_s)
+            if not work.done():
+                log.warning("capture of %s: recorder cancelled after the lease", broadcast_key)
+                work.cancel()
+            await asyncio.wait({work})
+        if not work.cancelled():
+            result = work.result()
     finally:
+        if not work.done():  # this job itself was cancelled
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
         for task in side:
             task.cancel()
         for task in side:

@@ -29,6 +29,9 @@ from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures, recording_dir
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import SESSION_PROCESSABLE, SessionState
+from streamer.publish import open_storage
+from streamer.publish.s3 import RetryPolicy, S3Storage
+from streamer.publish.storage import Storage
 from streamer.timeutil import now
 from streamer.youtube import Resolver
 
@@ -69,6 +72,32 @@ class RunningCaptures:
 RUNNING = RunningCaptures()
 
 
+def capture_storage(settings: Settings) -> Storage:
+    """The raw store as a capture ships to it: an S3 upload is given up (and retried at the
+    next round) well inside the lease's margin, so an upload begun under the lease cannot
+    land after the lease passed on (for leases of 10 s and more; 30 s by default)."""
+    assert settings.raw_storage is not None
+    storage = open_storage(settings, settings.raw_storage)
+    if not isinstance(storage, S3Storage):
+        return storage
+    ttl = settings.capture_lease_s
+    bounded = RetryPolicy(
+        total_s=max(0.5, ttl * 0.1),
+        connect_timeout_s=max(0.5, ttl * 0.05),
+        read_timeout_s=max(0.5, ttl * 0.05),
+        botocore_attempts=1,
+    )
+    return S3Storage(
+        storage.bucket,
+        storage.prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        path_style=settings.s3_path_style or bool(settings.s3_endpoint_url),
+        concurrency=2,
+        retry=bounded,
+    )
+
+
 async def capture_broadcast(
     settings: Settings,
     event_id: str,
@@ -85,11 +114,7 @@ async def capture_broadcast(
     key = f"{event_id}.{broadcast_id}"
     leases = CaptureLeases(settings_dsn(settings), owner, ttl_s=settings.capture_lease_s)
     rec_dir = recording_dir(settings, event_id, broadcast_id)
-    storage = None
-    if settings.raw_storage is not None:
-        from streamer.publish import open_storage
-
-        storage = open_storage(settings, settings.raw_storage)
+    storage = capture_storage(settings) if settings.raw_storage is not None else None
     ended: list[bool] = []
 
     async def work(stop: asyncio.Event, owned: Callable[[], bool]) -> None:
