@@ -67,7 +67,7 @@ async def capture_under_lease(
         asyncio.ensure_future(_stop_when(keeper.stop_requested, stop)),
     ]
     if shipper is not None:
-        side.append(asyncio.ensure_future(_ship_loop(shipper, stop, ship_every_s)))
+        side.append(asyncio.ensure_future(ship_loop(shipper, stop, ship_every_s)))
     work = asyncio.ensure_future(recorder(stop, keeper.valid))
     lost = asyncio.ensure_future(keeper.lost.wait())
     side.append(lost)
@@ -111,7 +111,7 @@ async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
     stop.set()
 
 
-async def _ship_loop(shipper: RawShipper, stop: asyncio.Event, every_s: float) -> None:
+async def ship_loop(shipper: RawShipper, stop: asyncio.Event, every_s: float) -> None:
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)

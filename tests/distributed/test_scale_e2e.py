@@ -142,8 +142,9 @@ def test_workers_and_planners_survive_sigkill(
     # mid-session s2, once A has shipped a few segments
     raw = make_s3(moto_s3, bucket, prefix="")
     root = raw_root("raw", "testfest", "main")
-    wait_for(lambda: now() > t0 + timedelta(seconds=18), "session s2")
-    assert len(stored_seqs(raw, root)) > 3, a.tail()
+    # mid-broadcast (s2 on a quiet machine), once A has shipped a few segments
+    wait_for(lambda: now() > t0 + timedelta(seconds=18) and len(stored_seqs(raw, root)) > 3,
+             "worker A to ship a few segments")  # fmt: skip
     a.kill()
     killed = time.monotonic()
     second = wait_for(lambda: (held := lease(pg_dsn)) and f":{b.pid}/" in held[0] and held,
