@@ -53,16 +53,22 @@ async def capture_under_lease(
     if lease is None:
         return LeasedCapture("busy")
     keeper = LeaseKeeper(leases, lease)
+    renewing = asyncio.ensure_future(keeper.run())  # at once: pulling may outlast the lease
     stop = asyncio.Event()
     shipper: RawShipper | None = None
-    if storage is not None:
-        with contextlib.suppress(NotFound):  # nothing shipped yet: a fresh recording
-            fetched = await asyncio.to_thread(pull, storage, root, rec_dir)
-            log.info("capture of %s resumes from %d stored segments", broadcast_key, fetched)
-        shipper = RawShipper(storage, root, rec_dir, fence=keeper.check)
-        await asyncio.to_thread(shipper.resume)
+    try:
+        if storage is not None:
+            with contextlib.suppress(NotFound):  # nothing shipped yet: a fresh recording
+                fetched = await asyncio.to_thread(pull, storage, root, rec_dir)
+                log.info("capture of %s: %d stored segments pulled", broadcast_key, fetched)
+            shipper = RawShipper(storage, root, rec_dir, fence=keeper.check)
+            await asyncio.to_thread(shipper.resume)
+    except BaseException:
+        renewing.cancel()
+        await leases.close()
+        raise
     side: list[asyncio.Future[Any]] = [
-        asyncio.ensure_future(keeper.run()),
+        renewing,
         asyncio.ensure_future(_stop_when(keeper.lost, stop)),
         asyncio.ensure_future(_stop_when(keeper.stop_requested, stop)),
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,19 +76,13 @@ def schedule(t0: datetime, url: str) -> str:
     )
 
 
-@pytest.fixture
-def sim(live_segments: list[bytes]) -> Iterator[ScriptedLive]:
-    # a 60-segment window: longer than lease + takeover, so the new owner refetches the hole
-    with ScriptedLive(live_segments, window=60) as b:
-        yield b
-
-
 def test_workers_and_planners_survive_sigkill(
     pg_url: str,
     pg_dsn: str,
     moto_s3: MotoS3,
     bucket: str,
-    sim: ScriptedLive,
+    live_segments: list[bytes],
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     children: list[Child | Logged],
 ) -> None:
@@ -127,6 +121,10 @@ def test_workers_and_planners_survive_sigkill(
                       "a planner to serve") - 1  # fmt: skip
     wait_for(lambda: registered(a), "worker A")
 
+    # made now, not before the processes started: its content is continuous for
+    # len(live_segments) - window seconds from here, and the broadcast must fit in that
+    sim = ScriptedLive(live_segments, window=60).start()  # longer than lease + takeover
+    request.addfinalizer(sim.close)
     t0 = now()
     (schedules / "testfest.yaml").write_text(schedule(t0, sim.url), "utf-8")
     auth = {"Authorization": f"Bearer {TOKEN}"}
