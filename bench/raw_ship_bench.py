@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from capture_cpu import CACHE, free_port, start_source, wait_cpu  # noqa: E402
 
+from streamer.capture.timeline import Timeline  # noqa: E402
+
 BUCKET = "raw-bench"
 
 
@@ -80,6 +82,14 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     return proc, endpoint
 
 
+def stored_segments(endpoint: str, prefix: str) -> int:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sum(o["Key"].endswith(".ts") for page in pages for o in page.get("Contents", []))
+
+
 def spawn(
     mode: str, url: str, out: Path, duration: float, endpoint: str
 ) -> subprocess.Popen[bytes]:
@@ -112,9 +122,14 @@ def main() -> None:
             cpu_a, cpu_b = wait_cpu(a), wait_cpu(b)
             alone.append(cpu_a / args.duration * 60)
             shipped.append(cpu_b / args.duration * 60)
+            recorded = len(Timeline.load(work / f"ship-{run}").segments)
+            stored = stored_segments(endpoint, f"raw/bench/ship-{run}/")
             print(f"run {run + 1}: capture {cpu_a:.2f} CPU-s (rc {a.returncode}); "
                   f"capture + shipping {cpu_b:.2f} CPU-s (rc {b.returncode}) "
-                  f"for {args.duration:.0f} s", flush=True)  # fmt: skip
+                  f"for {args.duration:.0f} s; {stored}/{recorded} segments in S3",
+                  flush=True)  # fmt: skip
+            if stored != recorded:
+                raise SystemExit("the shipping child did not ship every segment")
     finally:
         for proc in (source, moto):
             proc.terminate()
