@@ -11,7 +11,8 @@ at the same time in two child processes, and reads each child's CPU time from ``
   (``streamer.distributed.capture.ship_loop``: ``RawShipper.ship`` every 2 s, each segment
   uploaded with its SHA-256, then the timeline) to the moto server.
 
-Prints the medians in CPU-s per stream-minute and the ratio. The moto server's own CPU is
+Prints the medians in CPU-s per recorded stream-minute, the ratio, and the extra per
+stream-minute (the difference within each run, median over runs). The moto server's own CPU is
 not counted (it stands for S3). Lease renewals (one query every lease/3) are not included.
 """
 
@@ -43,6 +44,7 @@ BUCKET = "raw-bench"
 def child(mode: str, url: str, out: Path, duration: float, endpoint: str) -> None:
     """One recording (``mode``: ``capture`` or ``ship``), in this process."""
     from streamer.capture.hls import record
+    from streamer.config import Settings
     from streamer.distributed.capture import ship_loop
     from streamer.distributed.raw import RawShipper
     from streamer.publish.s3 import S3Storage
@@ -54,7 +56,12 @@ def child(mode: str, url: str, out: Path, duration: float, endpoint: str) -> Non
             storage = S3Storage(BUCKET, "", endpoint_url=endpoint, path_style=True)
             shipper = RawShipper(storage, f"raw/bench/{out.name}", out)
             shipping = asyncio.ensure_future(ship_loop(shipper, stop, 2.0))
-        await record(url, out, stop=stop, duration_s=duration, stall_timeout_s=20)
+        # the replay source is on 127.0.0.1: opt in, as the tests do
+        settings = Settings(_env_file=None, allow_private_sources=True)  # type: ignore[call-arg]
+        done = await record(
+            url, out, stop=stop, duration_s=duration, stall_timeout_s=20, settings=settings
+        )
+        print(f"{mode}: {done.state} ({done.reason}), {done.segments} segments", flush=True)
         stop.set()
         if shipping is not None:
             await shipping
@@ -94,7 +101,8 @@ def spawn(
     mode: str, url: str, out: Path, duration: float, endpoint: str
 ) -> subprocess.Popen[bytes]:
     args = [sys.executable, __file__, "--child", mode, url, str(out), str(duration), endpoint]
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115  # closed with the work dir
+    return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
 def main() -> None:
@@ -120,16 +128,18 @@ def main() -> None:
             a = spawn("capture", url, work / f"alone-{run}", args.duration, endpoint)
             b = spawn("ship", url, work / f"ship-{run}", args.duration, endpoint)
             cpu_a, cpu_b = wait_cpu(a), wait_cpu(b)
-            alone.append(cpu_a / args.duration * 60)
-            shipped.append(cpu_b / args.duration * 60)
+            covered = Timeline.load(work / f"alone-{run}").covered_s()
+            covered_b = Timeline.load(work / f"ship-{run}").covered_s()
+            alone.append(cpu_a / max(1.0, covered) * 60)
+            shipped.append(cpu_b / max(1.0, covered_b) * 60)
             recorded = len(Timeline.load(work / f"ship-{run}").segments)
             stored = stored_segments(endpoint, f"raw/bench/ship-{run}/")
             print(f"run {run + 1}: capture {cpu_a:.2f} CPU-s (rc {a.returncode}); "
                   f"capture + shipping {cpu_b:.2f} CPU-s (rc {b.returncode}) "
                   f"for {args.duration:.0f} s; {stored}/{recorded} segments in S3",
                   flush=True)  # fmt: skip
-            if stored != recorded:
-                raise SystemExit("the shipping child did not ship every segment")
+            if recorded < args.duration * 0.8 or stored != recorded:
+                raise SystemExit("a child did not record, or did not ship, every segment")
     finally:
         for proc in (source, moto):
             proc.terminate()
@@ -139,7 +149,9 @@ def main() -> None:
     print()
     print(f"capture alone       : {base:.3f} CPU-s per stream-minute (baseline)")
     print(f"capture + shipping  : {ours:.3f} CPU-s per stream-minute = {ours / base:.2f}x")
-    print(f"shipping, extra     : {ours - base:.3f} CPU-s per stream-minute")
+    extra = statistics.median(b - a for a, b in zip(alone, shipped, strict=True))
+    print(f"shipping, extra     : {extra:.3f} CPU-s per stream-minute (median of the runs)")
+    print("(both include the process start-up: Python, imports, resolving, once per recording)")
 
 
 if __name__ == "__main__":
