@@ -40,6 +40,8 @@ from baseline import ffmpeg_segment_args  # noqa: E402
 from streamer.capture.timeline import Timeline  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "capture"
+# the sources are on 127.0.0.1: opt in to non-public addresses (the SSRF policy refuses them)
+os.environ.setdefault("STREAMER_ALLOW_PRIVATE_SOURCES", "true")
 
 
 def free_port() -> int:
