@@ -102,7 +102,8 @@ async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[in
     resolver = Resolver(Settings(_env_file=None))  # type: ignore[call-arg]
     # Everyone records until the same end, ``duration`` after the last one could have started
     # (yt-dlp resolving costs ~0.1-0.3 CPU-s per stream at start).
-    until = now() + timedelta(seconds=n * RAMP_S + duration)
+    started = now()
+    until = started + timedelta(seconds=n * RAMP_S + duration)
     cpu0, wall0 = time.process_time(), time.monotonic()
 
     states: dict[str, int] = {}
@@ -136,11 +137,20 @@ async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[in
     stream_s = n * (steady["wall1"] - steady["wall0"])
     STEADY.append(steady_cpu / stream_s * 60)  # CPU-s per stream-minute
     kept = lost = short = 0
+    where: list[str] = []
     for i in range(n):
         k, m = missed(work / f"s{i}")
         kept, lost = kept + k, lost + m
+        if m:
+            gaps = Timeline.load(work / f"s{i}").gaps()
+            where += [
+                f"s{i} +{(g.start - started).total_seconds():.0f}s {g.duration_s:.0f}s"
+                for g in gaps
+            ]
         if k < duration - 1:  # never got going in time: counts as missed
             short += int(duration - 1 - k)
+    if where:
+        print(f"  gaps (since the first start): {', '.join(where[:12])}")
     if short:
         print(f"  ({lost} lost in gaps, {short} short of the duration; {states})")
     return kept, lost + short, cpu / wall
@@ -187,6 +197,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--keep-going", action="store_true", help="try every level")
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -219,8 +230,10 @@ def main() -> None:
                     )
                     if lost:
                         break
-                if any(lost_runs):
+                if any(lost_runs) and not args.keep_going:
                     break
+                if any(lost_runs):
+                    continue
                 best[kind] = n
                 print(
                     f"{kind:6s} {n:4d} streams: no missed segment "
