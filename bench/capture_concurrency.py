@@ -46,6 +46,7 @@ CACHE = ROOT / "bench" / ".cache" / "capture"
 # the sources are on 127.0.0.1: opt in to non-public addresses (the SSRF policy refuses them)
 os.environ.setdefault("STREAMER_ALLOW_PRIVATE_SOURCES", "true")
 CPU_PER_MIN: dict[str, list[float]] = {}
+PER_SOURCE = 50
 RAMP_S = 0.25  # start-up allowance per stream before the measured duration
 STEADY: list[float] = []  # CPU-s per stream-minute of each run, in order
 
@@ -98,7 +99,36 @@ def missed(directory: Path) -> tuple[int, int]:
     return len(timeline.segments), lost + len(timeline.gaps())
 
 
-async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[int, int, float]:
+class Sources:
+    """The replay sources: one process per ``PER_SOURCE`` streams, so the simulated origin
+    (a Python HTTP server) is not what runs out of CPU first."""
+
+    def __init__(self, streams: int) -> None:
+        self.started = [
+            start_source(min(PER_SOURCE, streams - i)) for i in range(0, streams, PER_SOURCE)
+        ]
+
+    def url(self, i: int) -> str:
+        return f"{self.started[i // PER_SOURCE][1]}/s{i % PER_SOURCE}/live.m3u8"
+
+    def cpu(self) -> float:
+        total = 0.0
+        for proc, _ in self.started:
+            try:
+                stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def close(self) -> None:
+        for proc, _ in self.started:
+            proc.terminate()
+        for proc, _ in self.started:
+            proc.wait()
+
+
+async def ours_level(src: Sources, n: int, duration: float, work: Path) -> tuple[int, int, float]:
     resolver = Resolver(Settings(_env_file=None))  # type: ignore[call-arg]
     # Everyone records until the same end, ``duration`` after the last one could have started
     # (yt-dlp resolving costs ~0.1-0.3 CPU-s per stream at start).
@@ -108,10 +138,14 @@ async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[in
 
     states: dict[str, int] = {}
 
+    def kept_now() -> float:
+        # segment files written so far (cheap enough once per sample)
+        return float(sum(1 for _ in work.glob("s*/part-*/*.ts")))
+
     async def one(i: int) -> None:
         await asyncio.sleep(i * 0.05)
         result = await record(
-            f"{base}/s{i}/live.m3u8",
+            src.url(i),
             work / f"s{i}",
             resolver=resolver,
             until=until,
@@ -127,15 +161,25 @@ async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[in
         ramp_end = n * RAMP_S + 5.0
         await asyncio.sleep(ramp_end)
         steady["cpu0"], steady["wall0"] = time.process_time(), time.monotonic()
+        steady["src0"], steady["seg0"] = src.cpu(), kept_now()
         await asyncio.sleep(max(1.0, duration - 8.0))
         steady["cpu1"], steady["wall1"] = time.process_time(), time.monotonic()
+        steady["src1"], steady["seg1"] = src.cpu(), kept_now()
 
     await asyncio.gather(sample(), *(one(i) for i in range(n)))
     cpu = time.process_time() - cpu0
     wall = time.monotonic() - wall0
     steady_cpu = steady["cpu1"] - steady["cpu0"]
-    stream_s = n * (steady["wall1"] - steady["wall0"])
-    STEADY.append(steady_cpu / stream_s * 60)  # CPU-s per stream-minute
+    segments = max(1, steady["seg1"] - steady["seg0"])
+    # CPU-s per stream-minute = per 60 kept 1 s segments (a missed one costs no work)
+    STEADY.append(steady_cpu / segments * 60)
+    span = steady["wall1"] - steady["wall0"]
+    print(
+        f"  steady window {span:.0f} s: {segments:.0f} segments kept, ours "
+        f"{steady_cpu / span:.2f} CPUs, the sources {(steady['src1'] - steady['src0']) / span:.2f}"
+        f" CPUs, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     kept = lost = short = 0
     where: list[str] = []
     for i in range(n):
@@ -156,7 +200,7 @@ async def ours_level(base: str, n: int, duration: float, work: Path) -> tuple[in
     return kept, lost + short, cpu / wall
 
 
-def ffmpeg_level(base: str, n: int, duration: float, work: Path) -> tuple[int, int, float]:
+def ffmpeg_level(src: Sources, n: int, duration: float, work: Path) -> tuple[int, int, float]:
     procs: list[tuple[subprocess.Popen[bytes], Path]] = []
     for i in range(n):
         out = work / f"f{i}"
@@ -166,9 +210,7 @@ def ffmpeg_level(base: str, n: int, duration: float, work: Path) -> tuple[int, i
             procs.append(
                 (
                     subprocess.Popen(
-                        ffmpeg_segment_args(
-                            f"{base}/s{i}/live.m3u8", out, duration, loglevel="warning"
-                        ),
+                        ffmpeg_segment_args(src.url(i), out, duration, loglevel="warning"),
                         stdout=subprocess.DEVNULL,
                         stderr=fh,
                     ),
@@ -201,7 +243,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     CACHE.mkdir(parents=True, exist_ok=True)
-    source, base = start_source(max(levels))
+    source = Sources(max(levels))
     best = {"ours": 0, "ffmpeg": 0}
     try:
         kinds = ["ours", "ffmpeg"] if args.baseline else ["ours"]
@@ -212,9 +254,11 @@ def main() -> None:
                     work = Path(tempfile.mkdtemp(prefix=f"capture-conc-{kind}-"))
                     try:
                         if kind == "ours":
-                            kept, lost, load = asyncio.run(ours_level(base, n, args.duration, work))
+                            kept, lost, load = asyncio.run(
+                                ours_level(source, n, args.duration, work)
+                            )
                         else:
-                            kept, lost, load = ffmpeg_level(base, n, args.duration, work)
+                            kept, lost, load = ffmpeg_level(source, n, args.duration, work)
                     finally:
                         shutil.rmtree(work, ignore_errors=True)
                     lost_runs.append(lost)
@@ -241,8 +285,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        source.terminate()
-        source.wait()
+        source.close()
     print()
     print(
         f"streamer, one process : {best['ours']} concurrent 720p streams with no missed "
