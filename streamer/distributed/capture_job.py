@@ -95,6 +95,7 @@ def capture_storage(settings: Settings) -> Storage:
         path_style=settings.s3_path_style or bool(settings.s3_endpoint_url),
         concurrency=2,
         retry=bounded,
+        sign_payload=settings.s3_sign_payload,
     )
 
 
