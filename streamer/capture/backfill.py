@@ -128,13 +128,19 @@ class HealContext:
         return self.fetcher
 
     async def heal(
-        self, directory: Path, url: str | None, *, from_start: bool, fresh: bool
+        self,
+        directory: Path,
+        url: str | None,
+        *,
+        from_start: bool,
+        fresh: bool,
+        to_end: bool = False,
     ) -> HealReport:
         timeline = Timeline.load(directory)
         target = url or timeline.meta.get("source_url")
         if not target:
             raise StreamerError(f"{directory}: no source URL recorded; give one")
-        if _nothing_to_heal(timeline, from_start):
+        if not to_end and _nothing_to_heal(timeline, from_start):
             return HealReport(skipped=True)  # no call to the site (yt-dlp costs seconds)
         if self._generic_source():
             return _generic(directory, timeline)
@@ -147,7 +153,12 @@ class HealContext:
         if not self.source.youtube:
             return _generic(directory, timeline)
         healer = Healer(
-            directory, fetcher, from_start=from_start, fresh=fresh, known_lost=self.lost
+            directory,
+            fetcher,
+            from_start=from_start,
+            fresh=fresh,
+            known_lost=self.lost,
+            to_end=to_end,
         )
         report = await healer.heal_once()
         if report.status in ("is_live", "post_live") and not fresh:
@@ -184,6 +195,31 @@ async def heal_directory(
     )
     try:
         return await context.heal(directory, url, from_start=from_start, fresh=True)
+    finally:
+        await context.close()
+
+
+async def record_after_end(
+    url: str,
+    out_dir: Path,
+    *,
+    resolver: InfoSource,
+    settings: Settings | None = None,
+    meta: dict[str, Any] | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> HealReport:
+    """Record a broadcast that ended before any recorder saw it live (or fill what its
+    recording lacks to the end): everything from its start to its end comes from the
+    ``post_live`` fragments or the ``was_live`` archive, as ``heal --from-start`` does. The
+    heal marks the recording final; what the source no longer holds stays a gap with why."""
+    out_dir = Path(out_dir)
+    existing = Timeline.load(out_dir).meta if (out_dir / TIMELINE).is_file() else {}
+    videos = list(existing.get("video_ids") or [])
+    with TimelineWriter(out_dir) as writer:
+        writer.write_meta({**existing, "source_url": url, "video_ids": videos, **(meta or {})})
+    context = HealContext(resolver, settings=settings or Settings(), client=client)
+    try:
+        return await context.heal(out_dir, url, from_start=True, fresh=True, to_end=True)
     finally:
         await context.close()
 

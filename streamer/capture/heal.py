@@ -57,6 +57,7 @@ class Hole:
     part: int
     prev: Segment | None
     next: Segment | None
+    step: float | None = None  # segment length when there is no neighbour to take it from
 
     @property
     def duration_s(self) -> float:
@@ -85,11 +86,21 @@ class _Frag:
     audio: fmp4.Fragment
 
 
-def holes(timeline: Timeline, head_start: datetime | None = None) -> list[Hole]:
-    """Uncovered time between segments, and before the first back to ``head_start``."""
+def holes(
+    timeline: Timeline,
+    head_start: datetime | None = None,
+    tail_end: datetime | None = None,
+    step: float | None = None,
+) -> list[Hole]:
+    """Uncovered time between segments, before the first back to ``head_start``, and after
+    the last up to ``tail_end`` (the source's end: a broadcast recorded after it ended)."""
     segs = timeline.segments
     out: list[Hole] = []
     if not segs:
+        if head_start is None or tail_end is None:
+            return out
+        if (tail_end - head_start).total_seconds() > GAP_TOLERANCE_S:
+            out.append(Hole(head_start, tail_end, 1, None, None, step))
         return out
     if head_start is not None and (segs[0].start - head_start).total_seconds() > GAP_TOLERANCE_S:
         out.append(Hole(head_start, segs[0].start, segs[0].part, None, segs[0]))
@@ -101,6 +112,8 @@ def holes(timeline: Timeline, head_start: datetime | None = None) -> list[Hole]:
             out.append(Hole(covered.end, seg.start, part, prev, seg))
         if seg.end > covered.end:
             covered = seg
+    if tail_end is not None and (tail_end - covered.end).total_seconds() > GAP_TOLERANCE_S:
+        out.append(Hole(covered.end, tail_end, covered.part, covered, None))
     return out
 
 
@@ -123,6 +136,7 @@ class Healer:
         from_start: bool = False,
         fresh: bool = True,
         known_lost: Sequence[tuple[datetime, datetime, str]] = (),
+        to_end: bool = False,
     ):
         self.directory = Path(directory)
         self.fetcher = fetcher
@@ -133,6 +147,9 @@ class Healer:
         # spans an earlier heal of this broadcast found gone from the DVR (404): while live
         # they cannot come back, so they are not asked for (nor re-noted) until the end
         self.known_lost = list(known_lost)
+        # also fill after the last segment to the source's end (post_live/was_live only): a
+        # broadcast that ended before it was recorded, or whose recording stopped early
+        self.to_end = to_end
         self.zero: float | None = None  # wall-clock (epoch s) of media time 0
         self.broadcast_start: datetime | None = None
         self._ref_pts: dict[str, float] = {}
@@ -164,8 +181,12 @@ class Healer:
                 head_start = await self._broadcast_start(adaptive)
         if head_start is not None:
             self.broadcast_start = head_start
+        tail_end = None
+        if self.to_end and adaptive.live_status in ("post_live", "was_live"):
+            tail_end = await self._source_end(adaptive, head_start)
+        step = adaptive.target_s or _Default.duration
         todo = []
-        for hole in holes(timeline, head_start):
+        for hole in holes(timeline, head_start, tail_end, step):
             lost = self._lost(hole)
             if lost is None:
                 todo.append(hole)
@@ -224,6 +245,28 @@ class Healer:
         }
         writer.write_meta(meta)
 
+    async def _source_end(self, adaptive: Adaptive, start: datetime | None) -> datetime | None:
+        """Where the source's media ends: the head fragment's end, or the archive's."""
+        if adaptive.archive:
+            assert adaptive.video_url is not None
+            zero = self.zero
+            if zero is None and adaptive.release_time is not None:
+                zero = adaptive.release_time.timestamp()
+            if zero is None:
+                return None
+            length = await asyncio.to_thread(_duration, adaptive.video_url)
+            return datetime.fromtimestamp(zero + length, UTC)
+        step = adaptive.target_s or _Default.duration
+        head = await self.fetcher.head()
+        try:
+            wall = _wall(await self._video(head), self.zero)
+        except (FragmentGone, CaptureError):
+            if start is None:
+                return None
+            # the head is not held: its number says where it ends; the walk gives the reason
+            wall = start + timedelta(seconds=head * step)
+        return wall + timedelta(seconds=step)
+
     async def _broadcast_start(self, adaptive: Adaptive) -> datetime | None:
         if adaptive.archive:
             if self.zero is not None:
@@ -259,7 +302,13 @@ class Healer:
 
     async def _locate(self, at: datetime, head: int, step_s: float) -> int:
         """The fragment whose span holds ``at`` (by the fragments' own times)."""
-        head_wall = _wall(await self._video(head), self.zero)
+        try:
+            head_wall = _wall(await self._video(head), self.zero)
+        except FragmentGone:
+            if self.broadcast_start is None:
+                raise
+            # the head is not held (a DVR that dropped it): place it by its number
+            head_wall = self.broadcast_start + timedelta(seconds=head * step_s)
         sq = max(0, head - round((head_wall - at).total_seconds() / step_s))
         for _ in range(LOCATE_STEPS):
             try:
@@ -285,7 +334,7 @@ class Healer:
         self, hole: Hole, adaptive: Adaptive, writer: TimelineWriter, report: HealReport
     ) -> list[tuple[datetime, datetime, str]]:
         head = await self.fetcher.head()
-        step = adaptive.target_s or (hole.prev or hole.next or _Default).duration
+        step = adaptive.target_s or _step(hole)
         first = await self._locate(hole.start, head, step)
         missing: list[tuple[datetime, datetime, str]] = []
         got: list[datetime] = []  # the fetched fragments' times (their bytes go to the mux)
@@ -411,8 +460,8 @@ class Healer:
     async def _target_pts(self, hole: Hole, wall: datetime) -> float:
         """The PTS a frame shown at ``wall`` must carry to continue the live neighbours."""
         ref = hole.prev or hole.next
-        if ref is None:
-            return 10.0
+        if ref is None:  # nothing recorded: the hole's own start is time 10 s
+            return 10.0 + (wall - hole.start).total_seconds()
         key = ref.file
         if key not in self._ref_pts:
             self._ref_pts[key] = await asyncio.to_thread(
@@ -432,7 +481,7 @@ class Healer:
         if zero is None:
             return [(hole.start, hole.end, "archive: no time anchor for the broadcast")]
         length = await asyncio.to_thread(_duration, adaptive.video_url)
-        step = (hole.prev or hole.next or _Default).duration
+        step = _step(hole)
         count = max(1, round(hole.duration_s / step))
         step = hole.duration_s / count
         starts = [hole.start + timedelta(seconds=i * step) for i in range(count)]
@@ -482,6 +531,11 @@ class _Default:
     duration = 2.0
 
 
+def _step(hole: Hole) -> float:
+    ref = hole.prev or hole.next
+    return ref.duration if ref is not None else (hole.step or _Default.duration)
+
+
 def _duration(url: str) -> float:
     result = procs.run(
         [procs.ffprobe(), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url],
@@ -499,7 +553,8 @@ def _seq_for(hole: Hole, start: datetime) -> int:
         return (
             hole.prev.seq + 1 + round((start - hole.prev.end).total_seconds() / hole.prev.duration)
         )
-    assert hole.next is not None
+    if hole.next is None:  # nothing recorded yet: number from the hole's start
+        return round((start - hole.start).total_seconds() / _step(hole))
     return hole.next.seq - round((hole.next.start - start).total_seconds() / hole.next.duration)
 
 

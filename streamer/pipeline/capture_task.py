@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from streamer import metrics
-from streamer.capture.backfill import record_with_backfill
+from streamer.capture.backfill import record_after_end, record_with_backfill
+from streamer.capture.heal import HealReport
 from streamer.capture.hls import RecordResult
 from streamer.capture.timeline import Timeline
 from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
@@ -25,7 +26,7 @@ from streamer.errors import IllegalTransition, ResolveError, StateError, Streame
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import BroadcastView, Store
 from streamer.timeutil import now
-from streamer.youtube import Resolver
+from streamer.youtube import BroadcastInfo, Resolver
 
 log = logging.getLogger(__name__)
 B = BroadcastState
@@ -162,6 +163,13 @@ class Captures:
                     self.mark(b, B.FAILED, watched.reason)
                     return
                 if watched.state != "live":
+                    info = watched.info
+                    if not did_record and watched.state == "ended" and self._ours(b, info):
+                        # it ended before any service life recorded it (or all of it): the
+                        # source still holds it (post_live fragments, was_live archive)
+                        assert info is not None
+                        await self._record_after_end(b, rec_dir, info, stop)
+                        return
                     if did_record and watched.state == "ended" and now() < not_after:
                         self._warn_watch_url(b)
                         # the same stream is over; a new one may start before the limit
@@ -202,6 +210,68 @@ class Captures:
             )
             if outcome.state == "stopped" or now() >= not_after:
                 return
+
+    def _ours(self, b: BroadcastView, info: BroadcastInfo | None) -> bool:
+        """An ended video to record from the source afterwards: a YouTube broadcast that
+        went live before this window closed (the watcher already refused an older video on
+        a channel's /live)."""
+        if info is None or info.live_status not in ("post_live", "was_live"):
+            return False
+        late = timedelta(seconds=self.settings.late_limit_s)
+        return info.release_time is None or info.release_time <= b.end + late
+
+    async def _record_after_end(
+        self, b: BroadcastView, rec_dir: Path, info: BroadcastInfo, stop: asyncio.Event
+    ) -> None:
+        """Record the broadcast from the source after its end, then mark it ended (final),
+        so its sessions split and publish as usual."""
+        assert b.url is not None
+        status = info.live_status
+        self.mark(b, B.WATCHING, f"ended before it was recorded: recording it from {status}")
+        meta: dict[str, Any] = {"event_id": b.event_id, "broadcast_id": b.id}
+        if info.video_id:
+            meta["video_id"] = info.video_id
+            meta["video_ids"] = [info.video_id]
+        heal = asyncio.ensure_future(
+            record_after_end(
+                b.url, rec_dir, resolver=self.resolver, settings=self.settings, meta=meta
+            )
+        )
+        halt = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({heal, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.cancel()
+        if not heal.done():  # stopped: what is written stays; the next watch resumes it
+            heal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heal
+            if not self._closing:
+                self.mark(b, B.PLANNED, "stopped")
+            return
+        if not self.owned():
+            return
+        try:
+            report = heal.result()
+        except StreamerError as exc:
+            self._save_recording(b.event_id, b.id, state="failed", reason=str(exc))
+            self.mark(b, B.ENDED, f"ended before it was recorded; {status}: {exc}")
+            return
+        timeline = Timeline.load(rec_dir)
+        self._save_recording(
+            b.event_id,
+            b.id,
+            state="ended",
+            reason=_after_end_reason(report),
+            segments=len(timeline.segments),
+            bytes=sum(s.bytes for s in timeline.segments),
+            gaps=len(report.remaining),
+        )
+        self.mark(b, B.ENDED, f"recorded after the end: {_after_end_reason(report)}")
+        self._emit(
+            "broadcast.ended",
+            {"event_id": b.event_id, "broadcast_id": b.id, "state": "ended", "source": status},
+        )
 
     def _on_watch(self, b: BroadcastView, status: WatchStatus) -> None:
         """A watch poll that found trouble: the real reason goes to the state and a webhook."""
@@ -344,6 +414,16 @@ class Captures:
             self.store.save_recording(event_id, broadcast_id, **fields)
         except StateError as exc:
             log.error("%s.%s: recording row not saved: %s", event_id, broadcast_id, exc)
+
+
+def _after_end_reason(report: HealReport) -> str:
+    """What an after-the-end recording got, and why anything is missing."""
+    got = ", ".join(f"{src} {s:.0f}s" for src, s in report.by_source.items() if s > 0)
+    text = f"from {report.status}: {got or 'nothing'}"
+    reasons = sorted({reason for _, _, reason in report.remaining})
+    if reasons:
+        text += "; missing: " + "; ".join(reasons)
+    return text
 
 
 def _recorded_videos(rec_dir: Path, outcome: RecordResult) -> set[str]:

@@ -130,6 +130,10 @@ def plan_session(
         reason = f"missing: no recording covers {span}"
         if timeline.start is not None and timeline.end is not None:
             reason += f" (recording has {describe_span(timeline.start, timeline.end, program)})"
+        # why: gap rows a heal wrote (e.g. recorded after the end, the source held nothing)
+        why = sorted({g.reason for g in timeline.explicit_gaps if g.start < hi and g.end > lo})
+        if why:
+            reason += "; " + "; ".join(r for r in why if r)
     elif gaps:
         status = "incomplete"
         holes = ", ".join(describe_span(g.start, g.end, program) for g in gaps)

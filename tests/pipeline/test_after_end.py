@@ -1,0 +1,150 @@
+"""A broadcast no service life saw live is recorded from the source after its end (issue 11):
+the service starts once the broadcast is over, sees ``post_live`` (the DVR fragments) or
+``was_live`` (the archive), records it from there and publishes every session complete, its
+provenance ``dvr`` or ``archive``. Where the source holds nothing any more, the sessions fail
+with that reason, not "never recorded".
+
+Service style: a real orchestrator, real ffmpeg, the YouTube-shaped simulator on loopback,
+local storage. The broadcast is placed in the past (its start moved back) instead of waited
+for, so nothing depends on the machine's speed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from streamer.config import Settings
+from streamer.pipeline.orchestrator import Orchestrator
+from streamer.pipeline.states import BroadcastState, SessionState
+from streamer.simulate.youtube_info import SimulatedResolver
+from streamer.simulate.youtube_media import Content, YouTubeMedia, prepare
+from streamer.timeutil import iso, now, parse_iso
+from tests.capture.yt_support import FPS, HEIGHT, SEGMENT_S, URL, WIDTH, check_frames
+
+LENGTH_S = 40.0  # the broadcast ran this long, and ended just before the service started
+SESSIONS = (("s1", 2.0, 18.0), ("s2", 20.0, 36.0))  # seconds into the broadcast
+
+
+@pytest.fixture(scope="module")
+def content(tmp_path_factory: pytest.TempPathFactory) -> Content:
+    return prepare(tmp_path_factory.mktemp("yt"), duration_s=60, segment_s=SEGMENT_S,
+                   width=WIDTH, height=HEIGHT, fps=FPS)  # fmt: skip
+
+
+def _settings(root: Path, began: datetime) -> Settings:
+    sched = root / "schedules"
+    sched.mkdir(parents=True)
+    sessions = "\n".join(
+        f'  - {{id: {sid}, broadcast: main, start: "{iso(began + timedelta(seconds=a))}", '
+        f'end: "{iso(began + timedelta(seconds=b))}", title: {sid}}}'
+        for sid, a, b in SESSIONS
+    )
+    (sched / "fest.yaml").write_text(
+        f"""
+event: {{id: fest, title: Fest, timezone: UTC}}
+broadcasts:
+  - {{id: main, url: "{URL}", start: "{iso(began)}", end: "{iso(began + timedelta(seconds=LENGTH_S))}"}}
+sessions:
+{sessions}
+""",
+        "utf-8",
+    )
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=root / "data",
+        schedules=sched,
+        grace_s=1.0,
+        pad_s=0.0,
+        watch_poll_s=1.0,
+        late_limit_s=600.0,
+        allow_private_sources=True,  # the simulator is on 127.0.0.1
+    )
+
+
+async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+def _ended_broadcast(content: Content) -> tuple[YouTubeMedia, datetime]:
+    """A broadcast that ran LENGTH_S and is over now (post_live)."""
+    # on a whole second: a broadcast never seen live has only yt-dlp's release_timestamp
+    # (whole seconds) to place its archive by
+    began = now().replace(microsecond=0) - timedelta(seconds=LENGTH_S + 1)
+    media = YouTubeMedia(content, started_at=began.timestamp())
+    media.start()
+    media.end()
+    assert media.live_status == "post_live"
+    return media, began
+
+
+def _serve(settings: Settings, media: YouTubeMedia) -> Orchestrator:
+    orch = Orchestrator(settings, resolver=SimulatedResolver(media), tick_s=0.2)  # type: ignore[arg-type]
+
+    def settled() -> bool:
+        states = [orch.store.session("fest", sid).state for sid, _, _ in SESSIONS]
+        return all(s in (SessionState.PUBLISHED, SessionState.FAILED) for s in states)
+
+    async def go() -> None:
+        await orch.start()
+        try:
+            await _until(settled, 120, "every session published or failed")
+        finally:
+            await orch.shutdown()
+
+    asyncio.run(go())
+    return orch
+
+
+@pytest.mark.parametrize("source", ["post_live", "was_live"])
+def test_a_broadcast_first_seen_after_its_end_publishes_every_session(
+    content: Content, tmp_path: Path, source: str
+) -> None:
+    media, began = _ended_broadcast(content)
+    try:
+        if source == "was_live":
+            media.publish_archive()  # the DVR fragments are gone (404); the archive is there
+            assert media.live_status == "was_live"
+        settings = _settings(tmp_path, began)
+        orch = _serve(settings, media)
+        provenance = "dvr" if source == "post_live" else "archive"
+        assert orch.store.broadcast("fest", "main").state == BroadcastState.ENDED
+        for sid, _, _ in SESSIONS:
+            s = orch.store.session("fest", sid)
+            assert s.state == SessionState.PUBLISHED, (sid, s.state, s.reason)
+            record = json.loads((settings.data_dir / "public" / "fest" / f"{sid}.json").read_text())
+            assert record["status"] == "complete" and record["gaps"] == [], record
+            assert record["coverage"] == 1.0
+            assert record["provenance"].get(provenance, 0) > 0, record["provenance"]
+            assert not record["provenance"].get("live"), record["provenance"]
+            start, end = parse_iso(record["start"]), parse_iso(record["end"])
+            video = settings.data_dir / "public" / "fest" / f"{sid}.mp4"
+            check_frames(video, start, media, [start, end - timedelta(seconds=0.2)])
+    finally:
+        media.close()
+
+
+def test_a_source_that_holds_nothing_fails_the_sessions_with_its_reason(
+    content: Content, tmp_path: Path
+) -> None:
+    media, began = _ended_broadcast(content)
+    try:
+        media.forget(0, media.head_sq())  # post_live, but the DVR dropped every fragment
+        settings = _settings(tmp_path, began)
+        orch = _serve(settings, media)
+        for sid, _, _ in SESSIONS:
+            s = orch.store.session("fest", sid)
+            assert s.state == SessionState.FAILED, (sid, s.state)
+            assert s.reason is not None and "never recorded" not in s.reason, s.reason
+            assert "not held any more" in s.reason, s.reason
+    finally:
+        media.close()
