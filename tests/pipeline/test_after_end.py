@@ -39,6 +39,7 @@ def content(tmp_path_factory: pytest.TempPathFactory) -> Content:
 def _settings(root: Path, began: datetime) -> Settings:
     sched = root / "schedules"
     sched.mkdir(parents=True)
+    ended = began + timedelta(seconds=LENGTH_S)
     sessions = "\n".join(
         f'  - {{id: {sid}, broadcast: main, start: "{iso(began + timedelta(seconds=a))}", '
         f'end: "{iso(began + timedelta(seconds=b))}", title: {sid}}}'
@@ -48,7 +49,7 @@ def _settings(root: Path, began: datetime) -> Settings:
         f"""
 event: {{id: fest, title: Fest, timezone: UTC}}
 broadcasts:
-  - {{id: main, url: "{URL}", start: "{iso(began)}", end: "{iso(began + timedelta(seconds=LENGTH_S))}"}}
+  - {{id: main, url: "{URL}", start: "{iso(began)}", end: "{iso(ended)}"}}
 sessions:
 {sessions}
 """,
