@@ -183,11 +183,17 @@ class Captures:
                         self.mark(b, target, watched.reason)
                     return
             outcome = await self._record(b, rec_dir, not_after, stop, resumed=resume)
-            resume = False
+            resumed, resume = resume, False
             did_record = True
             recorded.update(_recorded_videos(rec_dir, outcome))
             if self._closing or not self.owned():
                 return  # stays live: the next start (or the lease's new owner) resumes
+            if resumed and outcome.state == "ended" and self._ours(b, outcome.info):
+                # resumed after the broadcast ended: what no service life recorded up to its
+                # end (after the last segment, too) comes from the source
+                assert outcome.info is not None
+                await self._record_after_end(b, rec_dir, outcome.info, stop)
+                return
             if outcome.state == "failed":
                 if outcome.reason.startswith("disk full") and now() < not_after:
                     # space may come back (someone frees it): try again, resuming the recording

@@ -12,22 +12,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
+from streamer.pipeline.capture_task import recording_dir
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.states import BroadcastState, SessionState
 from streamer.simulate.youtube_info import SimulatedResolver
 from streamer.simulate.youtube_media import Content, YouTubeMedia, prepare
 from streamer.timeutil import iso, now, parse_iso
-from tests.capture.yt_support import FPS, HEIGHT, SEGMENT_S, URL, WIDTH, check_frames
+from tests.capture.yt_support import (
+    FPS,
+    HEIGHT,
+    SEGMENT_S,
+    URL,
+    WIDTH,
+    ShiftClock,
+    check_frames,
+    record_segments,
+)
 
 LENGTH_S = 40.0  # the broadcast ran this long, and ended just before the service started
-SESSIONS = (("s1", 2.0, 18.0), ("s2", 20.0, 36.0))  # seconds into the broadcast
+SESSIONS = (("s1", 2.0, 18.0), ("s2", 26.0, 38.0))  # seconds into the broadcast
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +48,10 @@ def content(tmp_path_factory: pytest.TempPathFactory) -> Content:
                    width=WIDTH, height=HEIGHT, fps=FPS)  # fmt: skip
 
 
-def _settings(root: Path, began: datetime) -> Settings:
+def _settings(root: Path, began: datetime, end_s: float = LENGTH_S) -> Settings:
     sched = root / "schedules"
     sched.mkdir(parents=True)
-    ended = began + timedelta(seconds=LENGTH_S)
+    ended = began + timedelta(seconds=end_s)
     sessions = "\n".join(
         f'  - {{id: {sid}, broadcast: main, start: "{iso(began + timedelta(seconds=a))}", '
         f'end: "{iso(began + timedelta(seconds=b))}", title: {sid}}}'
@@ -88,8 +100,11 @@ def _ended_broadcast(content: Content) -> tuple[YouTubeMedia, datetime]:
     return media, began
 
 
-def _serve(settings: Settings, media: YouTubeMedia) -> Orchestrator:
-    orch = Orchestrator(settings, resolver=SimulatedResolver(media), tick_s=0.2)  # type: ignore[arg-type]
+def _serve(
+    settings: Settings, media: YouTubeMedia, orch: Orchestrator | None = None
+) -> Orchestrator:
+    if orch is None:
+        orch = Orchestrator(settings, resolver=SimulatedResolver(media), tick_s=0.2)  # type: ignore[arg-type]
 
     def settled() -> bool:
         states = [orch.store.session("fest", sid).state for sid, _, _ in SESSIONS]
@@ -147,5 +162,44 @@ def test_a_source_that_holds_nothing_fails_the_sessions_with_its_reason(
             assert s.state == SessionState.FAILED, (sid, s.state)
             assert s.reason is not None and "never recorded" not in s.reason, s.reason
             assert "not held any more" in s.reason, s.reason
+    finally:
+        media.close()
+
+
+def test_a_capture_resumed_after_the_end_fills_to_the_end_from_the_archive(
+    content: Content, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service killed while recording comes back once the broadcast is over (was_live):
+    the time after its last segment, which no HLS window lists any more, comes from the
+    archive, and the session there is published complete."""
+    clock = ShiftClock()
+    clock.advance(-40.0)  # the broadcast's time runs 40 s behind, so that all of it is past
+    began = datetime.fromtimestamp(math.floor(clock()) - 20.0, UTC)
+    media = YouTubeMedia(content, clock=clock, started_at=began.timestamp())
+    media.start()
+    try:
+        settings = _settings(tmp_path, began, end_s=90.0)
+        monkeypatch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")  # the live recorder's
+        record_segments(SimulatedResolver(media), recording_dir(settings, "fest", "main"), 3)
+        last = Timeline.load(recording_dir(settings, "fest", "main")).end
+        assert last is not None and last < began + timedelta(seconds=26)  # s2 is not recorded
+        clock.advance(40.0)  # the service is down; the broadcast ends 60 s in, just now
+        media.end()
+        media.publish_archive()
+        orch = Orchestrator(settings, resolver=SimulatedResolver(media), tick_s=0.2)  # type: ignore[arg-type]
+        orch._load_schedules()
+        # the service was killed while the broadcast was live
+        orch.store.set_broadcast_state("fest", "main", BroadcastState.WATCHING)
+        orch.store.set_broadcast_state("fest", "main", BroadcastState.LIVE)
+        orch.store.save_recording("fest", "main", dir=str(recording_dir(settings, "fest", "main")))
+        _serve(settings, media, orch)
+        assert orch.store.broadcast("fest", "main").state == BroadcastState.ENDED
+        s2 = orch.store.session("fest", "s2")
+        assert s2.state == SessionState.PUBLISHED, (s2.state, s2.reason)
+        record = json.loads((settings.data_dir / "public" / "fest" / "s2.json").read_text())
+        assert record["status"] == "complete" and record["provenance"]["archive"] > 0, record
+        start, end = parse_iso(record["start"]), parse_iso(record["end"])
+        video = settings.data_dir / "public" / "fest" / "s2.mp4"
+        check_frames(video, start, media, [start, end - timedelta(seconds=0.2)])
     finally:
         media.close()
