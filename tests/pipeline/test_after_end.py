@@ -194,6 +194,8 @@ def test_a_capture_resumed_after_the_end_fills_to_the_end_from_the_archive(
         orch.store.save_recording("fest", "main", dir=str(recording_dir(settings, "fest", "main")))
         _serve(settings, media, orch)
         assert orch.store.broadcast("fest", "main").state == BroadcastState.ENDED
+        s1 = orch.store.session("fest", "s1")
+        assert s1.state == SessionState.PUBLISHED, (s1.state, s1.reason)
         s2 = orch.store.session("fest", "s2")
         assert s2.state == SessionState.PUBLISHED, (s2.state, s2.reason)
         record = json.loads((settings.data_dir / "public" / "fest" / "s2.json").read_text())
