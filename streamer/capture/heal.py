@@ -47,6 +47,7 @@ MAX_BATCH = 150
 MUX_BUDGET_BYTES = 48 * 1024 * 1024
 LOCATE_STEPS = 8
 TOL_S = 0.25
+ARCHIVE_CHUNK = 150  # archive segments muxed by one ffmpeg run (5 minutes of 2 s ones)
 STRAY_AGE_S = 600.0  # a temp file untouched this long was left by a crash
 
 
@@ -494,26 +495,31 @@ class Healer:
             )
         if not fits:
             return missing
-        t0 = fits[0].timestamp() - zero
-        first_pts = await self._target_pts(hole, fits[0])
-        datas = await asyncio.to_thread(
-            mux.mux_ranges,
-            adaptive.video_url,
-            adaptive.audio_url,
-            start_s=t0,
-            end_s=t0 + step * len(fits),
-            first_pts_s=first_pts,
-            cuts=[t0 + step * i for i in range(1, len(fits))],
-            workdir=self.directory,
-        )
-        for start, data in zip(fits, datas, strict=False):
-            self._write(hole, start, step, data, "archive", writer, report)
-        if len(datas) < len(fits):
-            cut = fits[len(datas)]
-            end = fits[-1] + timedelta(seconds=step)
-            why = f"archive ends at {length:.1f}s: shorter than the broadcast"
-            missing = [(cut, end, why)] + [m for m in missing if m[0] >= end]
-            missing = _merge(missing) if len(missing) > 1 else missing
+        # one ffmpeg run per ARCHIVE_CHUNK segments: a whole broadcast recorded from the
+        # archive is never held in memory at once
+        for i in range(0, len(fits), ARCHIVE_CHUNK):
+            chunk = fits[i : i + ARCHIVE_CHUNK]
+            t0 = chunk[0].timestamp() - zero
+            first_pts = await self._target_pts(hole, chunk[0])
+            datas = await asyncio.to_thread(
+                mux.mux_ranges,
+                adaptive.video_url,
+                adaptive.audio_url,
+                start_s=t0,
+                end_s=t0 + step * len(chunk),
+                first_pts_s=first_pts,
+                cuts=[t0 + step * j for j in range(1, len(chunk))],
+                workdir=self.directory,
+            )
+            for start, data in zip(chunk, datas, strict=False):
+                self._write(hole, start, step, data, "archive", writer, report)
+            if len(datas) < len(chunk):
+                cut = chunk[len(datas)]
+                end = fits[-1] + timedelta(seconds=step)
+                why = f"archive ends at {length:.1f}s: shorter than the broadcast"
+                missing = [(cut, end, why)] + [m for m in missing if m[0] >= end]
+                missing = _merge(missing) if len(missing) > 1 else missing
+                break
         return missing
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from streamer.capture import heal
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline.capture_task import recording_dir
@@ -123,11 +124,12 @@ def _serve(
 
 @pytest.mark.parametrize("source", ["post_live", "was_live"])
 def test_a_broadcast_first_seen_after_its_end_publishes_every_session(
-    content: Content, tmp_path: Path, source: str
+    content: Content, tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     media, began = _ended_broadcast(content)
     try:
         if source == "was_live":
+            monkeypatch.setattr(heal, "ARCHIVE_CHUNK", 7)  # several ffmpeg runs, joined in s1
             media.publish_archive()  # the DVR fragments are gone (404); the archive is there
             assert media.live_status == "was_live"
         settings = _settings(tmp_path, began)
@@ -144,7 +146,12 @@ def test_a_broadcast_first_seen_after_its_end_publishes_every_session(
             assert not record["provenance"].get("live"), record["provenance"]
             start, end = parse_iso(record["start"]), parse_iso(record["end"])
             video = settings.data_dir / "public" / "fest" / f"{sid}.mp4"
-            check_frames(video, start, media, [start, end - timedelta(seconds=0.2)])
+            # the edges, and either side of 14 s (where the archive's chunks of 7 segments join)
+            join = began + timedelta(seconds=14)
+            at = [start, end - timedelta(seconds=0.2)]
+            if start < join < end:
+                at += [join - timedelta(seconds=0.1), join]
+            check_frames(video, start, media, at)
     finally:
         media.close()
 
