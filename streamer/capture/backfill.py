@@ -214,9 +214,11 @@ async def record_after_end(
     heal marks the recording final; what the source no longer holds stays a gap with why."""
     out_dir = Path(out_dir)
     existing = Timeline.load(out_dir).meta if (out_dir / TIMELINE).is_file() else {}
+    meta = dict(meta or {})
     videos = list(existing.get("video_ids") or [])
+    videos += [v for v in meta.pop("video_ids", None) or [] if v not in videos]
     with TimelineWriter(out_dir) as writer:
-        writer.write_meta({**existing, "source_url": url, "video_ids": videos, **(meta or {})})
+        writer.write_meta({**existing, "source_url": url, **meta, "video_ids": videos})
     context = HealContext(resolver, settings=settings or Settings(), client=client)
     try:
         return await context.heal(out_dir, url, from_start=True, fresh=True, to_end=True)

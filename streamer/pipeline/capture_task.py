@@ -233,7 +233,7 @@ class Captures:
         so its sessions split and publish as usual."""
         assert b.url is not None
         status = info.live_status
-        self.mark(b, B.WATCHING, f"ended before it was recorded: recording it from {status}")
+        self.mark(b, B.WATCHING, f"ended before all of it was recorded: recording it from {status}")
         meta: dict[str, Any] = {"event_id": b.event_id, "broadcast_id": b.id}
         if info.video_id:
             meta["video_id"] = info.video_id
@@ -261,7 +261,7 @@ class Captures:
             report = heal.result()
         except StreamerError as exc:
             self._save_recording(b.event_id, b.id, state="failed", reason=str(exc))
-            self.mark(b, B.ENDED, f"ended before it was recorded; {status}: {exc}")
+            self.mark(b, B.ENDED, f"ended before all of it was recorded; {status}: {exc}")
             return
         timeline = Timeline.load(rec_dir)
         self._save_recording(
