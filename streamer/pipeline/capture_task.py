@@ -8,7 +8,6 @@ where to send events, what to do when a capture ends) is passed in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,14 +16,15 @@ from typing import Any
 
 from streamer import metrics
 from streamer.capture.backfill import record_with_backfill
+from streamer.capture.clock import SYSTEM_CLOCK, Clock
 from streamer.capture.hls import RecordResult
 from streamer.capture.timeline import Timeline
 from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, ResolveError, StreamerError
+from streamer.pipeline.marks import broadcast_until
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import BroadcastView, Store
-from streamer.timeutil import now
 from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,14 @@ class Captures:
         *,
         emit: Emit,
         on_end: Callable[[str, str], None],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
         self.store = store
         self.resolver = resolver
         self._emit = emit
         self._on_end = on_end  # a capture ended (not at shutdown): plan its sessions
+        self.clock = clock  # injected: a late day is tested in simulated time
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
         self._progress: dict[str, dict[str, Any]] = {}
@@ -103,9 +105,16 @@ class Captures:
         rec_dir = recording_dir(self.settings, event_id, broadcast_id)
         self.store.save_recording(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
-        not_after = (max(b.end, now()) if manual else b.end) + late
+        began = self.clock.now()
+
+        def limit() -> datetime:
+            """Until when to follow: the predicted end of the day (a late day's marks move it
+            while the capture runs) plus the late limit; "record" also counts from now."""
+            end = self.until(b)
+            return (max(end, began) if manual else end) + late
+
         try:
-            await self._follow(b, rec_dir, not_after, stop)
+            await self._follow(b, rec_dir, limit, stop)
         except ResolveError as exc:
             hint = f" (hint: {exc.hint})" if exc.hint else ""
             self.mark(b, B.FAILED, f"{exc.kind}: {exc}{hint}")
@@ -120,12 +129,28 @@ class Captures:
             if not self._closing:
                 self._on_end(event_id, broadcast_id)
 
+    def until(self, b: BroadcastView) -> datetime:
+        """The broadcast's end as predicted by the running delay (its scheduled end at least)."""
+        try:
+            return broadcast_until(self.store, b.event_id, b.id)
+        except StreamerError as exc:  # the state DB hiccuped: the schedule still holds
+            log.warning("predicted end of %s.%s unknown: %s", b.event_id, b.id, exc)
+            return b.end
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        await self.clock.sleep(seconds, stop)
+
     async def _follow(
-        self, b: BroadcastView, rec_dir: Path, not_after: datetime, stop: asyncio.Event
+        self,
+        b: BroadcastView,
+        rec_dir: Path,
+        limit: Callable[[], datetime],
+        stop: asyncio.Event,
     ) -> None:
         """Watch and record until the broadcast is over, stopped, or the service closes.
 
-        Every watch, the first and each restart, runs to the end plus the late limit."""
+        Every watch, the first and each restart, runs to the predicted end plus the late
+        limit, looked up afresh each time (a mark may have moved it)."""
         assert b.url is not None
         resume = b.state == B.LIVE  # a restart inside the window: record at once
         recorded: set[str] = set()  # video ids recorded in this window
@@ -138,7 +163,7 @@ class Captures:
                 watched = await watch(
                     self.resolver,
                     b.url,
-                    not_after=not_after,
+                    not_after=limit(),
                     poll_s=self.settings.watch_poll_s,
                     start=b.start,
                     window_start=b.start - timedelta(seconds=self.settings.watch_lead_s),
@@ -146,6 +171,8 @@ class Captures:
                     unavailable_until=b.start + late,
                     on_status=lambda status: self._on_watch(b, status),
                     stop=stop,
+                    clock=self.clock.now,
+                    sleep=self._sleep,
                 )
                 if watched.state == "stopped":
                     self.mark(b, B.ENDED if did_record else B.PLANNED, "stopped")
@@ -153,12 +180,16 @@ class Captures:
                 if watched.state == "failed":
                     self.mark(b, B.FAILED, watched.reason)
                     return
+                if watched.state == "missed" and self.clock.now() < limit():
+                    continue  # the day runs later than when this watch began: keep watching
                 if watched.state != "live":
-                    if did_record and watched.state == "ended" and now() < not_after:
+                    if did_record and watched.state == "ended" and self.clock.now() < limit():
                         self._warn_watch_url(b)
                         # the same stream is over; a new one may start before the limit
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), self.settings.watch_poll_s)
+                        await self._sleep(self.settings.watch_poll_s, stop)
+                        if stop.is_set():
+                            self.mark(b, B.ENDED, "stopped")
+                            return
                         continue
                     if did_record:
                         self.mark(b, B.ENDED, "no restart before the window ended")
@@ -166,7 +197,7 @@ class Captures:
                         target = B.MISSING if watched.state == "missed" else B.ENDED
                         self.mark(b, target, watched.reason)
                     return
-            outcome = await self._record(b, rec_dir, not_after, stop, resumed=resume)
+            outcome = await self._record(b, rec_dir, limit, stop, resumed=resume)
             resume = False
             did_record = True
             recorded.update(_recorded_videos(rec_dir, outcome))
@@ -180,7 +211,7 @@ class Captures:
                 "broadcast.ended",
                 {"event_id": b.event_id, "broadcast_id": b.id, "state": outcome.state},
             )
-            if outcome.state == "stopped" or now() >= not_after:
+            if outcome.state == "stopped" or self.clock.now() >= limit():
                 return
 
     def _on_watch(self, b: BroadcastView, status: WatchStatus) -> None:
@@ -233,7 +264,7 @@ class Captures:
         self,
         b: BroadcastView,
         rec_dir: Path,
-        until: datetime,
+        limit: Callable[[], datetime],
         stop: asyncio.Event,
         *,
         resumed: bool = False,
@@ -250,22 +281,33 @@ class Captures:
         def progress(p: Any) -> None:
             self._on_progress(b.event_id, b.id, p)
 
-        # backfill is a stage of capture: gaps are healed from the source's DVR while live and
-        # from post-live fragments or the archive after; a late start heals back to the start
-        healed = await record_with_backfill(
-            b.url,
-            rec_dir,
-            resolver=self.resolver,
-            settings=self.settings,
-            from_start=now() > b.start,
-            until=until,
-            stall_timeout_s=self.settings.stall_timeout_s,
-            stop=stop,
-            on_progress=progress,
-            # keep what the playlist window still holds of the broadcast so far
-            backfill_s=max(0.0, (now() - b.start).total_seconds()),
-            meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
-        )
+        while True:
+            until = limit()
+            # backfill is a stage of capture: gaps are healed from the source's DVR while live
+            # and from post-live fragments or the archive after; a late start heals back to
+            # the start
+            moment = self.clock.now()
+            healed = await record_with_backfill(
+                b.url,
+                rec_dir,
+                resolver=self.resolver,
+                settings=self.settings,
+                from_start=moment > b.start,
+                until=until,
+                stall_timeout_s=self.settings.stall_timeout_s,
+                stop=stop,
+                on_progress=progress,
+                # keep what the playlist window still holds of the broadcast so far
+                backfill_s=max(0.0, (moment - b.start).total_seconds()),
+                meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
+                clock=self.clock,
+            )
+            reached = healed.record.state == "stopped" and not stop.is_set()
+            if not (reached and not self._closing and limit() > until):
+                break
+            # the end time passed, but a mark moved the day's end later while recording:
+            # go on in the same recording (the playlist window bridges the restart)
+            log.info("%s.%s: the day runs late; recording on until %s", b.event_id, b.id, limit())
         outcome = healed.record
         done = self._progress.get(key, {})
         self.store.save_recording(

@@ -33,7 +33,7 @@ from streamer.errors import NotFoundError, ScheduleError, StorageError, Streamer
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore, predicted_end
+from streamer.pipeline.marks import MarkStore, broadcast_until, cut_by
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.reheal import HealWatch
 from streamer.pipeline.retry import POLICY
@@ -233,7 +233,7 @@ class Orchestrator:
             if b.state in BROADCAST_OVER:
                 self._remove_job(job_id)
                 continue
-            if moment > b.end + late:
+            if moment > broadcast_until(self.store, b.event_id, b.id) + late:  # a late day
                 self._remove_job(job_id)
                 target = B.MISSING if b.state == B.PLANNED else B.ENDED
                 reason = "its window was over when the service started"
@@ -254,8 +254,7 @@ class Orchestrator:
             self._remove_job(job_id)
             return
         # a day running late is cut at its predicted end, never before the scheduled one
-        predicted = predicted_end(self.store, s.event_id, s.id)
-        end = max(s.end, predicted) if predicted is not None else s.end
+        end = cut_by(self.store, s.event_id, s.id, s.end)
         at = end + timedelta(seconds=self.settings.grace_s)
         if s.state == S.FAILED:
             due = POLICY.next_try(s.attempts, s.next_try_at, s.updated_at)
@@ -400,12 +399,18 @@ class Orchestrator:
         made = MarkStore(self.store).add(
             s.key, Edge(request.edge), at, by=request.by or "admin", source=source
         )
-        if self._loop is not None and request.edge == "start":
-            # the delay moves the later sessions' processing: plan them again
-            later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
-            for v in later:
-                self._loop.call_soon_threadsafe(self._plan_session, v)
+        if request.edge == "start":
+            self._replan_after(s)
         return made.to_json()
+
+    def _replan_after(self, s: SessionView) -> None:
+        """A known start moved the running delay: plan the later sessions' processing again
+        (the captures look their limit up afresh on their own)."""
+        if self._loop is None:
+            return
+        later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
+        for v in later:
+            self._loop.call_soon_threadsafe(self._plan_session, v)
 
     def suggest(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
