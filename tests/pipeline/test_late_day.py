@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -150,7 +150,10 @@ def test_a_day_forty_minutes_late_is_fully_recorded_and_cut(
     marks = MarkStore(store)
 
     def operator(session: str, at: datetime) -> Callable[[], None]:
-        return lambda: marks.add(session, Edge.START, at, by="floor", source="test")
+        def mark() -> None:
+            marks.add(session, Edge.START, at, by="floor", source="test")
+
+        return mark
 
     live = LateLive(
         minute_segments,
@@ -223,7 +226,12 @@ async def _run_day(
     hooks = Hooks(plan=plan, retry=retry, settled=lambda: None, later=later)
     processor = Processor(settings, store, InProcessRunner(), hooks, clock=clock.now)
     captures = Captures(
-        settings, store, resolver, emit=lambda kind, payload: None, on_end=on_end, clock=clock
+        settings,
+        store,
+        cast(Resolver, resolver),  # the wrapper has what a capture asks of a Resolver
+        emit=lambda kind, payload: None,
+        on_end=on_end,
+        clock=clock,
     )
     b = store.broadcast("late", "main")
     limits: list[datetime] = []
