@@ -47,7 +47,12 @@ from streamer.pipeline.states import (
     BroadcastState,
     SessionState,
 )
-from streamer.pipeline.status import broadcast_json, session_json, status_of
+from streamer.pipeline.status import (
+    add_running_delay,
+    broadcast_json,
+    session_json,
+    status_of,
+)
 from streamer.pipeline.store import Diff, SessionView
 from streamer.pipeline.sweep import sweep_split_work, sweep_storage
 from streamer.pipeline.webhooks import Notifier
@@ -365,7 +370,9 @@ class Orchestrator:
 
     def sessions(self, event_id: str) -> list[dict[str, Any]]:
         program = self._program(event_id)
-        return [session_json(s, program) for s in self.store.sessions(event_id)]
+        rows = [session_json(s, program) for s in self.store.sessions(event_id)]
+        add_running_delay(self.store, rows, {event_id: program})  # the program shows it
+        return rows
 
     def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
         s = self.store.find_session(session_id)

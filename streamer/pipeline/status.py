@@ -9,9 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streamer.capture.timeline import TIMELINE, Timeline
-from streamer.detect import Edge
-from streamer.detect.delay import describe, predict
-from streamer.pipeline.marks import MarkStore
+from streamer.detect.delay import describe, labels
+from streamer.pipeline.marks import predicted_windows
 from streamer.pipeline.states import SESSION_PUBLISHED
 from streamer.pipeline.store import BroadcastView, SessionView, Store
 from streamer.schedule.model import Program, title_text
@@ -132,18 +131,19 @@ def _figures(directory: str, size: int, mtime_ns: int) -> tuple[tuple[str, Any],
 def add_running_delay(
     store: Store, sessions: list[dict[str, Any]], zones: dict[str, Program | ZoneInfo]
 ) -> None:
-    """Each session's predicted window from the start marks in force (issue 13)."""
-    views = store.sessions()
-    marks = MarkStore(store)
-    for event_id in {s.event_id for s in views}:
+    """Each session's predicted window from the known starts (marks, corrections, accepted
+    cuts): ``predicted_start``, ``predicted_end``, ``delay_s``, ``delay_text`` (English) and
+    ``delay_label`` (``{"en", "ko"}``)."""
+    rows = {(r["event_id"], r["id"]): r for r in sessions}
+    for event_id in {r["event_id"] for r in sessions}:
         zone = zones.get(event_id)
         tz = zone.event.tz if isinstance(zone, Program) else zone or ZoneInfo("UTC")
-        known = {m.session_id: m.at for m in marks.in_force(event_id) if m.edge is Edge.START}
-        mine = [s.scheduled for s in views if s.event_id == event_id]
-        for sid, p in predict(mine, known, tz).items():
-            for row in sessions:
-                if row["event_id"] == event_id and row["id"] == sid:
-                    row["predicted_start"] = iso(p.start, tz)
-                    row["predicted_end"] = iso(p.end, tz)
-                    row["delay_s"] = round(p.delay_s, 1)
-                    row["delay_text"] = describe(p.delay_s)
+        for sid, p in predicted_windows(store, event_id).items():
+            row = rows.get((event_id, sid))
+            if row is None:
+                continue
+            row["predicted_start"] = iso(p.start, tz)
+            row["predicted_end"] = iso(p.end, tz)
+            row["delay_s"] = round(p.delay_s, 1)
+            row["delay_text"] = describe(p.delay_s)
+            row["delay_label"] = labels(p.delay_s)
