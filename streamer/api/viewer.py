@@ -326,7 +326,7 @@ async def program_page(
 
 
 def _delay(row: dict[str, Any], kind: str, lang: str, tz: ZoneInfo) -> str:
-    """"running ~7 min late · 10:37–11:17" for a session not yet over on a day that runs
+    """ "running ~7 min late · 10:37–11:17" for a session not yet over on a day that runs
     late or early (the orchestrator's running delay); empty otherwise."""
     label = row.get("delay_label")
     delay_s = row.get("delay_s")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from streamer.detect import Edge, Mark
 from streamer.detect.delay import Predicted, predict
 from streamer.errors import InvalidRequest, StateError
-from streamer.pipeline.audit import AuditLog
+from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.rows import UTCDateTime
 from streamer.pipeline.store import Store
 from streamer.timeutil import iso, now
@@ -221,3 +221,13 @@ def broadcast_until(store: Store, event_id: str, broadcast_id: str) -> datetime:
         if s.broadcast_id == broadcast_id and s.id in windows
     ]
     return max([b.end, *ends])
+
+
+def revision(store: Store, event_id: str, session_id: str) -> int:
+    """How many times a person changed the session's cut (marks, corrections, resets, accepts):
+    a request made against an older revision lost a race and is refused."""
+    marks = MarkStore(store).history(event_id, session_id)
+    changes = [
+        e for e in AuditLog(store).history(event_id, session_id) if e.action is not Action.REFUSED
+    ]
+    return len(marks) + len(changes)

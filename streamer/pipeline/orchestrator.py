@@ -29,11 +29,18 @@ from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.detect import Edge, suggest_sessions
 from streamer.detect import Settings as DetectSettings
-from streamer.errors import NotFoundError, ScheduleError, StorageError, StreamerError
+from streamer.errors import (
+    IllegalTransition,
+    NotFoundError,
+    ScheduleError,
+    StorageError,
+    StreamerError,
+)
 from streamer.pipeline import stages
+from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore, broadcast_until, cut_by
+from streamer.pipeline.marks import MarkStore, broadcast_until, cut_by, revision
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.reheal import HealWatch
 from streamer.pipeline.retry import POLICY
@@ -58,7 +65,8 @@ from streamer.pipeline.sweep import sweep_split_work, sweep_storage
 from streamer.pipeline.webhooks import Notifier
 from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
-from streamer.timeutil import aware, now
+from streamer.timeutil import aware, now, parse_iso
+from streamer.vod.folder import Outputs, load_record
 from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
@@ -366,7 +374,9 @@ class Orchestrator:
         return program if program is not None else self.store.program(event_id)
 
     def status(self) -> dict[str, Any]:
-        return status_of(self.store, self.programs, self.schedule_errors)
+        return status_of(
+            self.store, self.programs, self.schedule_errors, vods_dir=self.settings.vods_dir
+        )
 
     def sessions(self, event_id: str) -> list[dict[str, Any]]:
         program = self._program(event_id)
@@ -374,7 +384,7 @@ class Orchestrator:
         add_running_delay(self.store, rows, {event_id: program})  # the program shows it
         return rows
 
-    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
+    def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
         s = self.store.find_session(session_id)
         program = self._program(s.event_id)
         tz = program.event.tz
@@ -387,18 +397,35 @@ class Orchestrator:
             start = s.start + timedelta(seconds=request.start_offset_s)
         if request.end_offset_s is not None:
             end = s.end + timedelta(seconds=request.end_offset_s)
+        self._check_window(s, start or s.start, end or s.end, tz)
+        self.store.add_correction(s.event_id, s.id, start, end)
+        reset = request.start_offset_s == 0 and request.end_offset_s == 0
+        AuditLog(self.store).add(
+            s.event_id,
+            s.id,
+            Action.RESET if reset else Action.CORRECTION,
+            by=request.by,
+            source=source,
+            start=start,
+            end=end,
+        )
+        if start is not None:
+            self._replan_after(s)
+        done = self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
+        return session_json(done, program)
+
+    def _check_window(self, s: SessionView, start: datetime, end: datetime, tz: Any) -> None:
+        """422 unless start < end inside the broadcast's window (a late day's predicted one),
+        before anything is stored."""
         b = self.store.broadcast(s.event_id, s.broadcast_id)
-        check_cut(  # 422 outside the broadcast's window, before anything is stored
-            start or s.start,
-            end or s.end,
-            broadcast=(b.start, b.end),
+        check_cut(
+            start,
+            end,
+            broadcast=(b.start, broadcast_until(self.store, s.event_id, s.broadcast_id)),
             lead_s=self.settings.watch_lead_s,
             late_s=self.settings.late_limit_s,
             tz=tz,
         )
-        self.store.add_correction(s.event_id, s.id, start, end)
-        done = self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
-        return session_json(done, program)
 
     def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
@@ -437,16 +464,51 @@ class Orchestrator:
 
     def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
-        by = f"{request.by or 'admin'} ({source})"
+        tz = self._program(s.event_id).event.tz
+        start = aware(request.start, tz) if request.start else None
+        end = aware(request.end, tz) if request.end else None
+        if start is not None and end is not None:
+            self._check_window(s, start, end, tz)
+        audit = AuditLog(self.store)
+        by = request.by or "admin"
 
-        async def go() -> None:
+        def refuse(why: str) -> IllegalTransition:
+            audit.add(s.event_id, s.id, Action.REFUSED, by=by, source=source, start=start,
+                      end=end, detail=why)  # fmt: skip
+            return IllegalTransition(f"{s.key}: {why}")
+
+        async def decide() -> bool:
+            """Under the session's lock: check the revision, then record the decision; True
+            when a re-cut of the given window is to follow."""
             async with self.processor.lock(f"{s.event_id}.{s.id}"):
+                now_rev = revision(self.store, s.event_id, s.id)
+                if request.revision is not None and request.revision != now_rev:
+                    raise refuse(
+                        f"the cut changed since revision {request.revision} (now {now_rev}, "
+                        "another accept came first): nothing changed; reload and review again"
+                    )
+                if start is not None:
+                    self.store.add_correction(s.event_id, s.id, start, end)
+                    audit.add(s.event_id, s.id, Action.CORRECTION, by=by, source=source,
+                              start=start, end=end, detail="accepted")  # fmt: skip
+                    return True
+                held = self.store.session(s.event_id, s.id)
+                if held.state != S.HELD:
+                    raise refuse(f"it is {held.state}, not held for review")
                 try:
-                    await self.runner.run(stages.accept_stage, self.settings, s.event_id, s.id, by)
+                    await self.runner.run(
+                        stages.accept_stage, self.settings, s.event_id, s.id, f"{by} ({source})"
+                    )
                 finally:
                     self._deliver()
+                window = held_window(self.settings, s.event_id, s.id)
+                audit.add(s.event_id, s.id, Action.ACCEPT, by=by, source=source,
+                          start=window[0], end=window[1], detail="held cut accepted")  # fmt: skip
+                return False
 
-        self._call(go())
+        if self._call(decide()):
+            self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
+        self._replan_after(s)
         return session_json(self.store.session(s.event_id, s.id), self._program(s.event_id))
 
     def review(self, session_id: str) -> dict[str, Any]:
@@ -498,6 +560,14 @@ class Orchestrator:
 
         result: dict[str, Any] = self._call(go())
         return result
+
+
+def held_window(settings: Settings, event_id: str, session_id: str) -> tuple[datetime, datetime]:
+    """The window of a session's cut as its VOD record says (the held cut just accepted)."""
+    record = load_record(Outputs.of(settings.vods_dir, event_id, session_id).json)
+    if record is None:
+        raise NotFoundError(f"{event_id}.{session_id}: no cut on disk")
+    return parse_iso(record.start), parse_iso(record.end)
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -419,7 +419,7 @@ class FakeControl:
             },
         ]
 
-    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
+    def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
         self._session(session_id)
         self.calls.append(("cut", (session_id, request)))
         return {
