@@ -47,7 +47,8 @@ class MarkRequest(BaseModel):
 
 class AcceptRequest(BaseModel):
     """Accept a session's cut and publish it: the held cut as it is (``cut_policy: review``),
-    or the window given (``start`` and ``end``: re-cut and published as version + 1).
+    or the window given (``start`` and/or ``end``, the other edge as the cut in force: re-cut
+    and published as version + 1).
 
     ``revision`` is the cut's revision the request was made against (the review page's): when
     the cut changed since (another operator accepted first), the request is refused (409) and
@@ -59,12 +60,6 @@ class AcceptRequest(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     revision: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> AcceptRequest:
-        if (self.start is None) != (self.end is None):
-            raise ValueError("give both start and end, or neither (accept the held cut)")
-        return self
 
 
 def check_cut(

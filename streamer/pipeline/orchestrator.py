@@ -467,7 +467,10 @@ class Orchestrator:
         tz = self._program(s.event_id).event.tz
         start = aware(request.start, tz) if request.start else None
         end = aware(request.end, tz) if request.end else None
-        if start is not None and end is not None:
+        if start is not None or end is not None:  # one edge given: the other as in force
+            info = self.review(session_id)
+            start = start or parse_iso(info["cut_start"])
+            end = end or parse_iso(info["cut_end"])
             self._check_window(s, start, end, tz)
         audit = AuditLog(self.store)
         by = request.by or "admin"

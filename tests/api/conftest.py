@@ -456,6 +456,8 @@ class FakeControl:
             "cut_end": "2021-04-27T11:00:00+09:00",
             "marks": [],
             "corrections": [],
+            "audit": [],
+            "revision": 4,
         }
 
     def preview(self, session_id: str, at: datetime) -> dict[str, Any]:
