@@ -201,7 +201,8 @@ def test_the_admin_api_accepts_a_held_cut(tmp_path: Path, slate_day: Rendered) -
             assert [r["id"] for r in rows[: len(held)]] == held and ids[0] in held
         entries = orch.review(ids[1])["audit"]
         assert [(e["action"], e["by"], e["source"]) for e in entries] == [
-            ("accept", "kim", "api testclient")
+            ("accept", "kim", "api testclient"),
+            ("refused", "admin", "api testclient"),  # the second accept, 409: logged only
         ]
     finally:
         asyncio.run_coroutine_threadsafe(orch.shutdown(), loop).result(60)
