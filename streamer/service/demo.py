@@ -5,7 +5,9 @@ served.
 The broadcast is YouTube-shaped (``simulate/youtube_media.py``): a short HLS window and a DVR
 of fMP4 fragments. During the second session the recorder's network drops for longer than the
 window, so the live edge alone would leave a hole; the heal fills it from the DVR, and the
-table shows full coverage with the healed (dvr) seconds per session."""
+table shows full coverage with the healed (dvr) seconds per session. Then a second table: on a
+simulated programme with known talk boundaries, each talk's scheduled, suggested and true
+start (``service/cutdemo.py``)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamer.config import Settings
-from streamer.errors import ConfigError, StorageError
+from streamer.errors import ConfigError, StorageError, StreamerError
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.states import BROADCAST_OVER, SESSION_DONE, SessionState
 from streamer.publish import Storage, open_storage
@@ -27,6 +29,7 @@ from streamer.publish.catalog import read_record
 from streamer.schedule.dump import dump_program
 from streamer.schedule.load import load_program
 from streamer.schedule.model import Program, title_text
+from streamer.service.cutdemo import run_cut_demo
 from streamer.service.serve import serve
 from streamer.simulate.youtube_info import SimulatedResolver
 from streamer.simulate.youtube_media import YouTubeMedia, prepare
@@ -134,6 +137,10 @@ async def run_demo(
             _banner(console, program, media.master_url(), base, demo_settings.data_dir)
             await _follow(orch, program, media, session_s, console)
             result = _summary(orch, program, published_at, demo_settings, console)
+            try:  # scheduled vs suggested vs true start, on a programme with known boundaries
+                await run_cut_demo(settings.data_dir / "demo-media", console)
+            except StreamerError as exc:
+                console.print(f"  cut detection demo skipped: {exc}")
             if not once and result.ok:
                 console.print("Serving until Ctrl-C.")
                 await asyncio.Event().wait()
