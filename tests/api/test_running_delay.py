@@ -5,24 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import expect, sync_playwright
 
 from streamer.api.app import create_app
 from streamer.config import Settings
 from streamer.pipeline.control import MarkRequest
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.timeutil import now
-from tests.api.conftest import FUTURE_ID, Catalog, future_program
+from tests.api.conftest import FUTURE_ID, Catalog, future_program, start_server
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
 @pytest.fixture
-def late(settings: Settings, catalog: Catalog) -> Iterator[tuple[TestClient, datetime]]:
-    """The future forum, its session on now marked as started 7 minutes late."""
+def late_app(settings: Settings, catalog: Catalog) -> tuple[FastAPI, datetime]:
+    """The future forum, its session on now marked as started 7 minutes late; the app on the
+    real orchestrator's state, and the later session's predicted start."""
     program = future_program(now())
     orch = Orchestrator(settings)
     orch.store.sync_program(program)
@@ -30,8 +35,14 @@ def late(settings: Settings, catalog: Catalog) -> Iterator[tuple[TestClient, dat
     orch.mark("now-on", MarkRequest(edge="start", at=on_now.start + timedelta(minutes=7)), "test")
     later = program.session("later")
     app = create_app(settings, control=orch, storage=catalog.storage, programs=lambda: [program])
+    return app, later.start + timedelta(minutes=7)
+
+
+@pytest.fixture
+def late(late_app: tuple[FastAPI, datetime]) -> Iterator[tuple[TestClient, datetime]]:
+    app, predicted = late_app
     with TestClient(app) as client:
-        yield client, later.start + timedelta(minutes=7)
+        yield client, predicted
 
 
 def test_the_program_api_carries_the_predicted_window(
@@ -60,3 +71,30 @@ def test_the_viewer_says_how_late_the_day_runs(
     local = predicted.astimezone(SEOUL)
     window = f"{local:%H:%M}–{local + timedelta(hours=1):%H:%M}"
     assert f'<span class="delay">{text} · {window}</span>' in item, item
+
+
+@pytest.mark.slow  # Chromium
+def test_the_viewer_in_a_browser_says_it_in_both_languages(
+    late_app: tuple[FastAPI, datetime], artifacts_dir: Path
+) -> None:
+    app, predicted = late_app
+    live = start_server(app)
+    local = predicted.astimezone(SEOUL)
+    window = f"{local:%H:%M}–{local + timedelta(hours=1):%H:%M}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_context(locale="ko-KR").new_page()
+            page.goto(f"{live.url}/?event={FUTURE_ID}")
+            delay = page.locator("#s-later .delay")
+            expect(delay).to_have_text(f"약 7분 지연 · {window}")
+            page.locator('a[data-lang="en"]').first.click()
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(delay).to_have_text(f"running ~7 min late · {window}")
+            page.screenshot(path=str(artifacts_dir / "viewer-running-late.png"), full_page=True)
+            browser.close()
+    finally:
+        live.server.should_exit = True
+        live.thread.join(timeout=10)
