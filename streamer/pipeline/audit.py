@@ -133,13 +133,21 @@ class AuditLog:
         with self._tx() as db:
             return [_entry(r) for r in db.scalars(query)]
 
-    def accepted_starts(self, event_id: str) -> dict[str, datetime]:
-        """The start of each session's latest accepted cut (a known point of the delay)."""
-        out: dict[str, datetime] = {}
+    def known_starts(self, event_id: str) -> tuple[dict[str, datetime], dict[str, datetime]]:
+        """(accepted, corrected): per session, the start of its latest accepted held cut, and
+        the start of its correction in force (the latest correction or reset; none when that
+        one left the start to the schedule). One query for the whole event."""
+        accepted: dict[str, datetime] = {}
+        corrected: dict[str, datetime] = {}
         for e in self.history(event_id):
             if e.action is Action.ACCEPT and e.start is not None:
-                out[e.session_id] = e.start
-        return out
+                accepted[e.session_id] = e.start
+            elif e.action in (Action.CORRECTION, Action.RESET):
+                if e.start is None:
+                    corrected.pop(e.session_id, None)
+                else:
+                    corrected[e.session_id] = e.start
+        return accepted, corrected
 
 
 def _entry(row: AuditRow) -> AuditEntry:

@@ -175,15 +175,14 @@ class MarkStore:
 
 def known_starts(store: Store, event_id: str) -> dict[str, datetime]:
     """The real starts known per session, the strongest word winning as in the cut choice: a
-    correction's start, else a start mark, else an accepted cut's start."""
-    known = AuditLog(store).accepted_starts(event_id)
+    correction's start, else a start mark, else an accepted cut's start. Corrections are read
+    from the audit log (one query; each correction is logged there with its window)."""
+    accepted, corrected = AuditLog(store).known_starts(event_id)
+    known = dict(accepted)
     for m in MarkStore(store).in_force(event_id):
         if m.edge is Edge.START:
             known[m.session_id] = m.at
-    for s in store.sessions(event_id):
-        fixed = store.correction(event_id, s.id)
-        if fixed is not None and fixed[0] is not None:
-            known[s.id] = fixed[0]
+    known.update(corrected)
     return known
 
 
