@@ -25,6 +25,7 @@ from streamer.errors import IllegalTransition, ResolveError, StateError, Streame
 from streamer.pipeline.marks import broadcast_until
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import BroadcastView, Store
+from streamer.timeutil import now
 from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,15 @@ class Captures:
         *,
         emit: Emit,
         on_end: Callable[[str, str], None],
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.resolver = resolver
         self._emit = emit
         self._on_end = on_end  # a capture ended (not at shutdown): plan its sessions
-        self.clock = clock  # injected: a late day is tested in simulated time
+        self.clock = clock  # injected: a late day is tested in simulated time (None: the
+        # system clock, read through this module's ``now``)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
         self._progress: dict[str, dict[str, Any]] = {}
@@ -105,7 +107,7 @@ class Captures:
         rec_dir = recording_dir(self.settings, event_id, broadcast_id)
         self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
-        began = self.clock.now()
+        began = self._now()
 
         def limit() -> datetime:
             """Until when to follow: the predicted end of the day (a late day's marks move it
@@ -137,8 +139,17 @@ class Captures:
             log.warning("predicted end of %s.%s unknown: %s", b.event_id, b.id, exc)
             return b.end
 
+    def _watch_clock(self) -> dict[str, Any]:
+        """The watch's clock and sleep: the injected clock's, else the watcher's own."""
+        if self.clock is None:
+            return {}
+        return {"clock": self.clock.now, "sleep": self._sleep}
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else now()
+
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        await self.clock.sleep(seconds, stop)
+        await (self.clock or SYSTEM_CLOCK).sleep(seconds, stop)
 
     async def _follow(
         self,
@@ -160,10 +171,11 @@ class Captures:
             if not resume:
                 why = "ended early; watching for a restart" if did_record else None
                 self.mark(b, B.WATCHING, why)
+                watch_until = limit()
                 watched = await watch(
                     self.resolver,
                     b.url,
-                    not_after=limit(),
+                    not_after=watch_until,
                     poll_s=self.settings.watch_poll_s,
                     start=b.start,
                     window_start=b.start - timedelta(seconds=self.settings.watch_lead_s),
@@ -171,8 +183,7 @@ class Captures:
                     unavailable_until=b.start + late,
                     on_status=lambda status: self._on_watch(b, status),
                     stop=stop,
-                    clock=self.clock.now,
-                    sleep=self._sleep,
+                    **self._watch_clock(),
                 )
                 if watched.state == "stopped":
                     self.mark(b, B.ENDED if did_record else B.PLANNED, "stopped")
@@ -180,10 +191,10 @@ class Captures:
                 if watched.state == "failed":
                     self.mark(b, B.FAILED, watched.reason)
                     return
-                if watched.state == "missed" and self.clock.now() < limit():
-                    continue  # the day runs later than when this watch began: keep watching
+                if watched.state == "missed" and limit() > watch_until:
+                    continue  # a mark moved the day's end while it watched: keep watching
                 if watched.state != "live":
-                    if did_record and watched.state == "ended" and self.clock.now() < limit():
+                    if did_record and watched.state == "ended" and self._now() < limit():
                         self._warn_watch_url(b)
                         # the same stream is over; a new one may start before the limit
                         await self._sleep(self.settings.watch_poll_s, stop)
@@ -204,7 +215,7 @@ class Captures:
             if self._closing:
                 return  # stays live: the next start resumes the capture
             if outcome.state == "failed":
-                if outcome.reason.startswith("disk full") and self.clock.now() < limit():
+                if outcome.reason.startswith("disk full") and self._now() < limit():
                     # space may come back (someone frees it): try again, resuming the recording
                     poll = self.settings.watch_poll_s
                     self.mark(b, B.LIVE, f"{outcome.reason}; trying again every {poll:g}s")
@@ -222,7 +233,7 @@ class Captures:
                 "broadcast.ended",
                 {"event_id": b.event_id, "broadcast_id": b.id, "state": outcome.state},
             )
-            if outcome.state == "stopped" or self.clock.now() >= limit():
+            if outcome.state == "stopped" or self._now() >= limit():
                 return
 
     def _on_watch(self, b: BroadcastView, status: WatchStatus) -> None:
@@ -297,7 +308,7 @@ class Captures:
             # backfill is a stage of capture: gaps are healed from the source's DVR while live
             # and from post-live fragments or the archive after; a late start heals back to
             # the start
-            moment = self.clock.now()
+            moment = self._now()
             healed = await record_with_backfill(
                 b.url,
                 rec_dir,
@@ -311,7 +322,7 @@ class Captures:
                 # keep what the playlist window still holds of the broadcast so far
                 backfill_s=max(0.0, (moment - b.start).total_seconds()),
                 meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
-                clock=self.clock,
+                clock=self.clock or SYSTEM_CLOCK,
             )
             reached = healed.record.state == "stopped" and not stop.is_set()
             if not (reached and not self._closing and limit() > until):

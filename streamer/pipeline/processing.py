@@ -43,10 +43,10 @@ class Processor:
         store: Store,
         runner: Runner,
         hooks: Hooks,
-        clock: Callable[[], datetime] = now,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
-        self.clock = clock  # injected: a late day is tested in simulated time
+        self.clock = clock  # injected: a late day is tested in simulated time (None: ``now``)
         self.store = store
         self.runner = runner
         self.hooks = hooks
@@ -72,11 +72,11 @@ class Processor:
             if b.state in BROADCAST_ACTIVE and not manual:
                 # a day running late is cut after its predicted end, not the scheduled one
                 end = cut_by(self.store, event_id, session_id, s.end)
-                if self.clock() < end + grace:
+                if self._now() < end + grace:
                     self.hooks.plan(s)  # too early: the recording is still coming
                     return s
                 if not self.captured(s, end):  # e.g. just restarted: capture is re-fetching
-                    self.hooks.later(s, self.clock() + timedelta(seconds=COVER_POLL_S))
+                    self.hooks.later(s, self._now() + timedelta(seconds=COVER_POLL_S))
                     return s
             try:
                 await self.runner.run(
@@ -88,6 +88,9 @@ class Processor:
             if s.state == S.FAILED:
                 self.hooks.retry(s)
             return s
+
+    def _now(self) -> datetime:
+        return self.clock() if self.clock is not None else now()
 
     def captured(self, s: SessionView, end: datetime | None = None) -> bool:
         """Whether a session of a broadcast still being captured may be cut: the timeline
