@@ -75,7 +75,7 @@ class Processor:
                 if self._now() < end + grace:
                     self.hooks.plan(s)  # too early: the recording is still coming
                     return s
-                if not self.captured(s, end):  # e.g. just restarted: capture is re-fetching
+                if not self.captured(s):  # e.g. just restarted: capture is re-fetching
                     self.hooks.later(s, self._now() + timedelta(seconds=COVER_POLL_S))
                     return s
             try:
@@ -92,16 +92,17 @@ class Processor:
     def _now(self) -> datetime:
         return self.clock() if self.clock is not None else now()
 
-    def captured(self, s: SessionView, end: datetime | None = None) -> bool:
+    def captured(self, s: SessionView) -> bool:
         """Whether a session of a broadcast still being captured may be cut: the timeline
         reaches past its end plus pad (what is missing inside is then a gap capture moved
         past), or the heal declared what remains final (``recording.json`` ``heal.final``).
         A broadcast that is over needs neither: its capture, backfill included, has ended.
-        ``end``: the session's predicted end (default: as scheduled)."""
+        On a day running late the end is the predicted one."""
         rec = self.store.recording(s.event_id, s.broadcast_id)
         if rec is None or not rec.dir:
             return False
-        until = (end or s.end) + timedelta(seconds=self.settings.pad_s)
+        end = cut_by(self.store, s.event_id, s.id, s.end)
+        until = end + timedelta(seconds=self.settings.pad_s)
         return covers(Path(rec.dir), until)
 
     async def unpublish(self, event_id: str, session_id: str) -> SessionView:
