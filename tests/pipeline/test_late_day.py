@@ -238,7 +238,8 @@ async def _run_day(
     for s in store.sessions("late"):
         plan(s)
     captures.start("late", "main")
-    deadline = asyncio.get_running_loop().time() + 600  # a bound on a hang, not on speed
+    # a bound on a hang, not on speed (under pytest-timeout's 300 s, so a hang says where)
+    deadline = asyncio.get_running_loop().time() + 240
     while True:
         limit = captures.until(b)
         if not limits or limits[-1] != limit:
@@ -255,7 +256,14 @@ async def _run_day(
             break
         if ended.is_set() and not jobs and SessionState.FAILED in states:
             raise AssertionError({s.id: s.reason for s in store.sessions("late")})
-        assert asyncio.get_running_loop().time() < deadline, (clock.now(), jobs, states)
+        assert asyncio.get_running_loop().time() < deadline, (
+            clock.now(),
+            jobs,
+            states,
+            store.broadcast("late", "main").state,
+            store.broadcast("late", "main").reason,
+            ended.is_set(),
+        )
         if ended.is_set():
             clock.advance(5)  # nothing sleeps on the clock any more: move it on
         await asyncio.sleep(0.002)
