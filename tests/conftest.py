@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import re
 import shutil
 import socket
@@ -35,6 +37,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``, keep each module that has a module-scoped fixture of its own
+    (a set of recordings, a browser) on one xdist worker, so it is made once, not once per
+    worker. Other tests are spread one by one."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group") is not None:
+            continue
+        module = item.module.__name__  # type: ignore[attr-defined]
+        defs = [d[-1] for d in info.name2fixturedefs.values() if d]
+        # a module's own module-scoped fixtures (conftest ones are cheap: an env var)
+        if any(d.scope == "module" and d.func.__module__ == module for d in defs):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings on a fresh data dir, the embedded defaults otherwise."""
@@ -53,6 +70,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A directory that ``build`` fills once per test run, shared by the xdist workers.
+
+    Pre-encoded media are read-only, so one copy serves every worker: the first to ask builds
+    it under a lock while the others wait, then all reuse it (without xdist: once per session).
+    """
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's root; each worker's own basetemp is a folder in it
+    root = base / f"once-{name}"
+    with open(base / f"once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / ".built").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            build(root)
+            (root / ".built").touch()
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -243,5 +280,6 @@ def replay_segments(root: Path, count: int, width: int = 320, height: int = 180)
 
 @pytest.fixture(scope="session")
 def live_segments(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
-    """Two minutes of real segments for :class:`ScriptedLive`, made once per session."""
-    return replay_segments(tmp_path_factory.mktemp("scripted"), 120)
+    """Two minutes of real segments for :class:`ScriptedLive`, made once per run."""
+    root = built_once(tmp_path_factory, "scripted", lambda out: replay_segments(out, 120))
+    return replay_segments(root, 120)  # read back: prepare() finds the files made

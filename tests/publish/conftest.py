@@ -24,6 +24,7 @@ from streamer import procs
 from streamer.publish.local import LocalStorage
 from streamer.publish.s3 import RetryPolicy, S3Storage
 from streamer.publish.storage import Storage
+from tests.conftest import built_once
 
 MB = 1024 * 1024
 EVENT_ID = "forum-2021"
@@ -168,8 +169,11 @@ def resolves(storage: Storage, url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two 2 s MP4s (different content) and a JPEG, made once per session."""
-    out = tmp_path_factory.mktemp("media")
+    """Two 2 s MP4s (different content) and a JPEG, made once per run."""
+    return built_once(tmp_path_factory, "publish-media", _make_media)
+
+
+def _make_media(out: Path) -> None:
     ffmpeg = procs.ffmpeg()
     for name, freq in (("a.mp4", 440), ("b.mp4", 880)):
         procs.run(
@@ -189,7 +193,6 @@ def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         timeout=60,
     )  # fmt: skip
-    return out
 
 
 def sha256_of(path: Path) -> str:
