@@ -88,17 +88,20 @@ def test_leftover_endlist_playlist_is_not_recorded_as_live(tmp_path: Path) -> No
 def test_segment_404_and_garbage_become_gaps_and_5xx_is_retried(
     tmp_path: Path, replay: ReplayServer
 ) -> None:
-    base = replay.newest_seq()
-    missing, garbage, flaky = base + 3, base + 5, base + 7
+    # the faults follow the first segment the recorder asks for (it downloads in order), not
+    # the clock: a recorder that a loaded machine starts late still meets all three inside
+    first: list[int] = []
     flaky_calls = {"n": 0}
     lock = threading.Lock()
 
     def fault(stream: int, seq: int) -> Response | None:
-        if seq == missing:
+        with lock:
+            first[:] = first or [seq]
+        if seq == first[0] + 3:  # missing
             return serve_status(404)
-        if seq == garbage:
+        if seq == first[0] + 5:  # garbage
             return (200, "video/mp2t", b"<html>definitely not MPEG-TS</html>" * 20)
-        if seq == flaky:
+        if seq == first[0] + 7:  # flaky
             with lock:
                 flaky_calls["n"] += 1
                 if flaky_calls["n"] <= 2:
@@ -108,6 +111,7 @@ def test_segment_404_and_garbage_become_gaps_and_5xx_is_retried(
     replay.fault = fault
     result = asyncio.run(record(replay.url(0), tmp_path / "rec", duration_s=10))
     assert result.state == "stopped", result.reason
+    missing, garbage, flaky = (first[0] + k for k in (3, 5, 7))
     timeline = Timeline.load(tmp_path / "rec")
     seqs = {s.seq for s in timeline.segments}
     assert missing not in seqs and garbage not in seqs
