@@ -189,6 +189,7 @@ def test_expiring_manifest_url_is_re_resolved_without_losing_segments(
     period = 6.0
     started = time.monotonic()
     forbidden = {"n": 0}
+    served: set[int] = set()  # the tokens under which segments were served
 
     def token() -> int:
         return int((time.monotonic() - started) // period)
@@ -205,6 +206,7 @@ def test_expiring_manifest_url_is_re_resolved_without_losing_segments(
             return serve_status(403)
         if match.group(3) is None:
             return (200, M3U8_TYPE, source.playlist().encode())
+        served.add(int(match.group(1)))
         return (200, "video/mp2t", source._segments[int(match.group(3)) % source.count])
 
     server = HttpServer(route)
@@ -217,4 +219,6 @@ def test_expiring_manifest_url_is_re_resolved_without_losing_segments(
     timeline = Timeline.load(tmp_path / "rec")
     assert timeline.gaps() == [], timeline.to_json()
     assert len(timeline.parts()) == 1
-    assert timeline.covered_s() >= 14
+    # the recording went on under a new token (not a wall-time share: a loaded machine may
+    # start the recorder seconds late)
+    assert len(served) >= 2, served

@@ -330,10 +330,15 @@ def test_run_survives_sigkill_and_is_steered_by_the_admin_api(
         diff = client.post("/api/v1/admin/reload", headers=auth).json()
         assert diff["errors"] == [] and "s0" in diff["added"] and "s1" in diff["kept"], diff
 
+        # webhooks are delivered in the background: wait for them, a loaded machine is slow
+        wait_for(
+            lambda: "session.failed" in (k := hooks.kinds()) and k.count("session.published") >= 3,
+            BOUND_S,
+            "the session.failed and session.published hooks",
+        )
         assert hooks.bad_signatures == 0
         kinds = hooks.kinds()
         assert "broadcast.live" in kinds and kinds.count("session.published") >= 3, kinds
-        assert "session.failed" in kinds
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

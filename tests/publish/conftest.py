@@ -80,19 +80,16 @@ class MotoS3:
         )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _aws_dummies() -> Iterator[None]:
-    # moto checks no signatures; boto3 still wants some credentials, never real ones
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    # moto checks no signatures; boto3 still wants some credentials, never real ones. Undone
+    # after each module: an xdist worker runs other areas in the same process.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        if "AWS_DEFAULT_REGION" not in os.environ:
+            patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield
 
 
 @pytest.fixture(scope="session")
