@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.capture.hls import record
+from streamer.capture.hls import Progress, RecordResult, record
 from streamer.capture.timeline import Timeline
 from streamer.simulate import M3U8_TYPE, HttpServer, ReplayServer, Response, serve_status
 from tests.capture.conftest import ROOT
@@ -109,7 +109,22 @@ def test_segment_404_and_garbage_become_gaps_and_5xx_is_retried(
         return None
 
     replay.fault = fault
-    result = asyncio.run(record(replay.url(0), tmp_path / "rec", duration_s=10))
+
+    async def main() -> RecordResult:
+        stop = asyncio.Event()
+
+        def progress(p: Progress) -> None:
+            # stopped in stream terms, once past the flaky segment (a wall-time duration is
+            # eaten by a slow start on a loaded machine)
+            seq = p.last_seq
+            if first and seq is not None and seq >= first[0] + 8 and flaky_calls["n"] >= 3:
+                stop.set()
+
+        return await record(
+            replay.url(0), tmp_path / "rec", stop=stop, on_progress=progress, duration_s=120
+        )
+
+    result = asyncio.run(main())
     assert result.state == "stopped", result.reason
     missing, garbage, flaky = (first[0] + k for k in (3, 5, 7))
     timeline = Timeline.load(tmp_path / "rec")
