@@ -1,29 +1,31 @@
-"""Cut a 1-hour 720p recording into 6 sessions: exact mode vs plain copy vs full re-encode.
+"""Cut a 1-hour 720p recording into 6 sessions: exact cut and whole split stage vs plain copy.
 
-    .venv/bin/python bench/split_bench.py [--runs 3] [--reencode-s 60]
+    .venv/bin/python bench/split_bench.py [--runs 3] [--sessions 6]
+    .venv/bin/python bench/split_bench.py --profile     # wall and CPU per ffmpeg run
+    .venv/bin/python bench/split_bench.py --extras      # also 2 jobs and a full re-encode
 
 The recording (1280x720, 25 fps, AAC, 2 s HLS segments, keyframes every 2 s, B-frames) is
 generated once into bench/.cache/: a 2-minute clip encoded with ``-preset ultrafast -bf 3``,
 then looped by stream copy into an hour of segments, written as a streamer recording.
 
-Per run, for the same six windows (both ends mid-GOP):
+Per run, for the same six windows (both ends mid-GOP), session by session and in a rotating
+order, so the three see the same load on a shared machine:
+* copy (baseline): plain ``ffmpeg -ss S -i concatf:<segments> -t D -c copy -movflags
+  +faststart`` (keyframe-late start, no re-encoding);
 * exact: ``streamer.split.cutter.cut`` (frame-exact smart cut, what ships by default);
-* exact+products: ``split_session`` with ``force`` (cut + ffprobe + thumbnail + sha256 + JSON);
-* copy: plain ``ffmpeg -ss S -i concat:<segments> -t D -c copy -movflags +faststart``
-  (the baseline: keyframe-late start, no re-encoding);
-* re-encode: libx264 ``-preset veryfast`` of the first ``--reencode-s`` seconds of one window
-  (plus AAC copy), scaled to the mean window length (a full encode of every window would take
-  most of an hour on two cores).
+* stage: ``split_session`` with ``force`` (cut + probe + thumbnail + sha256 + JSON record).
 
-Prints medians and the ratios exact/copy (goal <= 1.3), exact+products/copy (goal <= 1.5) and
-re-encode/exact (goal >= 30), in
-wall time and in the CPU time of the ffmpeg/ffprobe processes (user + system; less sensitive to
-other work on the machine than wall time).
+Prints each run's figures and ratios, then the medians of the per-run ratios: exact/copy
+(goal <= 1.3) and stage/copy (goal <= 1.5), in wall time and in CPU time (user + system of the
+ffmpeg/ffprobe processes plus this process's own, i.e. the Python side; less sensitive to other
+work on the machine than wall time). ``--extras`` adds two sessions at a time and a libx264
+veryfast re-encode of ``--reencode-s`` seconds scaled to all windows (goal: exact >= 30x faster).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import resource
 import shutil
@@ -200,52 +202,132 @@ def _kind(argv: list[str]) -> str:
     if "ffprobe" in argv[0]:
         return "ffprobe (layout + packets near the cuts)"
     if "libx264" in text:
-        return "head/tail re-encode"
+        return "tail re-encode" if "-tail." in text else "head re-encode"
     if " adts " in f"{text} ":
         return "audio copy to ADTS"
-    if "image2" in text:
-        return "thumbnail (all candidates, one run)"
-    return "join (concat + audio -> MP4)"
+    if "image2" in text or "rawvideo" in text:
+        return "thumbnail (own ffmpeg run)"
+    return "join (concat -> MP4)"
+
+
+def _run_measured(argv: list[str], timeout: float, check: bool = True, **_: object) -> object:
+    """procs.run, plus the child's own CPU time (os.wait4), for the per-invocation profile."""
+    import os
+    import threading
+
+    from streamer import procs
+    from streamer.errors import ToolError
+
+    proc = subprocess.Popen(
+        [str(a) for a in argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    out = proc.stdout.read()
+    reader.join(timeout)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _LAST_CPU[threading.get_ident()] = usage.ru_utime + usage.ru_stime
+    result = procs.Result(
+        [str(a) for a in argv],
+        proc.returncode,
+        out.decode("utf-8", "replace"),
+        b"".join(err).decode("utf-8", "replace"),
+    )
+    if check and proc.returncode != 0:
+        raise ToolError(f"{argv[0]} failed (rc={proc.returncode}): {result.stderr[-300:]}")
+    return result
+
+
+_LAST_CPU: dict[int, float] = {}
 
 
 def profile(prog: Program, out: Path) -> None:
-    """Wall time per step of split_session over all sessions (steps in parallel overlap)."""
-    import streamer.split.cutter as cutter_mod
+    """Wall and CPU time per ffmpeg/ffprobe invocation of split_session over all sessions,
+    and the wall time of the Python steps (steps that run side by side overlap)."""
+    import threading
+
+    import streamer.split.join as join_mod
     from streamer import procs
 
-    spent: dict[str, float] = {}
-    real_run, real_fast = procs.run, cutter_mod.faststart
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    count: dict[str, int] = {}
+    real_run = procs.run
+    python_steps = [
+        (mod, name)
+        for mod, name in [
+            (join_mod, "faststart"),
+            (join_mod, "describe"),
+        ]
+        if hasattr(mod, name)
+    ]
+    real_py = {name: getattr(mod, name) for mod, name in python_steps}
+    lock = threading.Lock()
 
-    def add(name: str, t: float) -> None:
-        spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+    def add(name: str, t: float, c: float = 0.0) -> None:
+        with lock:
+            wall[name] = wall.get(name, 0.0) + time.perf_counter() - t
+            cpu[name] = cpu.get(name, 0.0) + c
+            count[name] = count.get(name, 0) + 1
 
     def run(argv: list[str], **kw: object) -> object:
         t = time.perf_counter()
         try:
-            return real_run(argv, **kw)  # type: ignore[arg-type]
+            return _run_measured(argv, **kw)  # type: ignore[arg-type]
         finally:
-            add(_kind(argv), t)
+            add(_kind(argv), t, _LAST_CPU.pop(threading.get_ident(), 0.0))
 
-    def fast(src: Path, dst: Path) -> object:
-        t = time.perf_counter()
-        try:
-            return real_fast(src, dst)
-        finally:
-            add("faststart + sha256 (Python, one pass)", t)
+    def py_step(name: str) -> Callable[..., object]:
+        real = real_py[name]
+
+        def step(*args: object, **kw: object) -> object:
+            t = time.perf_counter()
+            c = time.thread_time()
+            try:
+                return real(*args, **kw)
+            finally:
+                add(f"{name}: sha256 (Python)", t, time.thread_time() - c)
+
+        return step
 
     procs.run = run  # type: ignore[assignment]
-    cutter_mod.faststart = fast  # type: ignore[assignment]
+    for mod, name in python_steps:
+        setattr(mod, name, py_step(name))
     try:
         t0 = time.perf_counter()
         run_products(prog, out)
         total = time.perf_counter() - t0
     finally:
-        procs.run, cutter_mod.faststart = real_run, real_fast  # type: ignore[assignment]
-    print(f"profile of exact + products, {len(prog.sessions)} sessions, {total:.2f} s wall:")
-    for name, t in sorted(spent.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:42s} {t:7.2f} s  {t / len(prog.sessions):6.3f} s/session")
-    rest = total - sum(spent.values())
-    print(f"  {'(steps overlapping / rest, Python)':42s} {rest:7.2f} s")
+        procs.run = real_run
+        for mod, name in python_steps:
+            setattr(mod, name, real_py[name])
+    n = len(prog.sessions)
+    print(f"profile of exact + products, {n} sessions, {total:.2f} s wall:")
+    head = ("runs", "wall s", "CPU s", "wall/sess", "CPU/sess")
+    print(f"  {'step':42s} {head[0]:>5s} {head[1]:>8s} {head[2]:>8s} {head[3]:>9s} {head[4]:>9s}")
+    for name, t in sorted(wall.items(), key=lambda kv: -cpu[kv[0]]):
+        print(
+            f"  {name:42s} {count[name]:5d} {t:8.2f} {cpu[name]:8.2f}"
+            f" {t / n:9.3f} {cpu[name] / n:9.3f}"
+        )
+    print(f"  {'sum of CPU':42s} {'':5s} {'':8s} {sum(cpu.values()):8.2f}")
+    base_wall, base_cpu = [], []
+    for s in prog.sessions:
+        c = _children_cpu()
+        t = time.perf_counter()
+        copy_one(prog, out, s.id)
+        base_wall.append(time.perf_counter() - t)
+        base_cpu.append(_children_cpu() - c)
+    print(
+        f"  {'baseline: ffmpeg -ss -t -c copy +faststart':42s} {n:5d} {sum(base_wall):8.2f}"
+        f" {sum(base_cpu):8.2f} {sum(base_wall) / n:9.3f} {sum(base_cpu) / n:9.3f}"
+    )
 
 
 def main() -> None:
@@ -254,6 +336,7 @@ def main() -> None:
     parser.add_argument("--reencode-s", type=float, default=60.0)
     parser.add_argument("--sessions", type=int, default=6, help="how many sessions in the hour")
     parser.add_argument("--profile", action="store_true", help="only the per-step breakdown")
+    parser.add_argument("--extras", action="store_true", help="also 2 jobs and full re-encode")
     args = parser.parse_args()
     global SESSIONS
     SESSIONS = args.sessions
@@ -263,48 +346,100 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             profile(prog, Path(tmp))
         return
-    mean_window = statistics.fmean(b - a for a, b in windows())
-    results: dict[str, list[float]] = {
-        "exact": [],
-        "exact+products": [],
-        "copy": [],
-        "re": [],
-        "exact-2jobs": [],
-        "copy-2jobs": [],
-    }
-    for run in range(args.runs):
+    if args.extras:
+        extras(prog, args)
+    paired(prog, args.runs)
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure(fn: Callable[[], None]) -> tuple[float, float]:
+    """(wall, CPU) of ``fn``: CPU is its child processes' plus this process's own (the Python
+    side: hashing, planning), user + system."""
+    c0, s0, t0 = _children_cpu(), _self_cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, _children_cpu() - c0 + _self_cpu() - s0
+
+
+def _step(name: str, prog: Program, out: Path, sid: str) -> None:
+    if name == "copy":
+        copy_one(prog, out, sid)
+    elif name == "exact":
+        exact_one(prog, out, sid)
+    else:
+        split_session(REC, prog, sid, out / "stage", force=True)
+
+
+def paired(prog: Program, runs: int) -> None:
+    """Per session, the copy, the exact cut and the whole split stage run one after the other
+    (in a rotating order), so the three see the same load; the ratios are taken per run."""
+    names = ("copy", "exact", "stage")
+    per_run: list[dict[str, tuple[float, float]]] = []
+    for run in range(runs):
+        wall = dict.fromkeys(names, 0.0)
+        cpu = dict.fromkeys(names, 0.0)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             out = Path(tmp)
-            results["copy"].append(timed(run_copy, prog, out, name="copy"))
-            results["exact"].append(timed(run_exact, prog, out, name="exact"))
-            results["exact+products"].append(timed(run_products, prog, out / "p", name="products"))
+            for k, session in enumerate(prog.sessions):
+                sid = session.id
+                order = names[k % 3 :] + names[: k % 3]
+                for name in order:
+                    w, c = _measure(functools.partial(_step, name, prog, out, sid))
+                    wall[name] += w
+                    cpu[name] += c
+        per_run.append({n: (wall[n], cpu[n]) for n in names})
+        r = per_run[-1]
+        print(
+            f"run {run + 1}: copy {r['copy'][0]:.2f} s ({r['copy'][1]:.2f} CPU-s), "
+            f"exact {r['exact'][0]:.2f} s ({r['exact'][1]:.2f}), "
+            f"stage {r['stage'][0]:.2f} s ({r['stage'][1]:.2f}); "
+            f"exact/copy {r['exact'][0] / r['copy'][0]:.2f} wall {r['exact'][1] / r['copy'][1]:.2f}"
+            f" CPU, stage/copy {r['stage'][0] / r['copy'][0]:.2f} wall"
+            f" {r['stage'][1] / r['copy'][1]:.2f} CPU",
+            flush=True,
+        )
+
+    def med(name: str, i: int) -> float:
+        return statistics.median(r[name][i] for r in per_run)
+
+    def ratio(name: str, i: int) -> float:
+        return statistics.median(r[name][i] / r["copy"][i] for r in per_run)
+
+    mean_window = statistics.fmean(b - a for a, b in windows())
+    print()
+    print(f"{SESSIONS} sessions x {mean_window / 60:.1f} min of 720p25, median of {runs} runs:")
+    print(f"  {'':34s} {'wall s':>8s} {'CPU s':>8s}")
+    print(f"  {'copy (baseline, -ss/-t -c copy)':34s} {med('copy', 0):8.2f} {med('copy', 1):8.2f}")
+    print(f"  {'exact cut (cutter.cut)':34s} {med('exact', 0):8.2f} {med('exact', 1):8.2f}")
+    print(f"  {'whole stage (split_session)':34s} {med('stage', 0):8.2f} {med('stage', 1):8.2f}")
+    print(
+        f"  exact / copy = {ratio('exact', 0):.2f} wall, {ratio('exact', 1):.2f} CPU"
+        "  (goal <= 1.3; median of the per-run ratios)"
+    )
+    print(
+        f"  whole stage / copy = {ratio('stage', 0):.2f} wall, {ratio('stage', 1):.2f} CPU"
+        "  (goal <= 1.5)"
+    )
+
+
+def extras(prog: Program, args: argparse.Namespace) -> None:
+    """Two sessions at a time, and the full re-encode (scaled), against the copy."""
+    mean_window = statistics.fmean(b - a for a, b in windows())
+    results: dict[str, list[float]] = {"copy-2jobs": [], "exact-2jobs": [], "re": [], "exact": []}
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            out = Path(tmp)
             results["copy-2jobs"].append(timed(run_copy, prog, out / "c2", 2))
             results["exact-2jobs"].append(timed(run_exact, prog, out / "e2", 2))
+            results["exact"].append(timed(run_exact, prog, out / "e1", 1))
             re_s = timed(run_reencode, prog, out, args.reencode_s)
             results["re"].append(re_s * mean_window / args.reencode_s * len(windows()))
-        print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()))
     med = {k: statistics.median(v) for k, v in results.items()}
-    print()
-    size = f"{SESSIONS} sessions x {mean_window / 60:.1f} min of 720p25"
-    print(f"{size}, median of {args.runs} runs:")
-    print(f"  copy (baseline, -ss/-t -c copy)  {med['copy']:8.2f} s")
-    print(f"  exact (smart cut)                {med['exact']:8.2f} s")
-    print(f"  exact + thumbnail/probe/sha256   {med['exact+products']:8.2f} s")
-    print(f"  full re-encode (scaled)          {med['re']:8.2f} s")
-    print(f"  copy, 2 sessions at a time       {med['copy-2jobs']:8.2f} s")
-    print(f"  exact, 2 sessions at a time      {med['exact-2jobs']:8.2f} s")
-    print(f"  exact / copy      = {med['exact'] / med['copy']:.2f}  (goal <= 1.3)")
-    products = med["exact+products"] / med["copy"]
-    print(f"  exact + products / copy = {products:.2f}  (goal <= 1.5)")
-    ratio2 = med["exact-2jobs"] / med["copy"]
-    print(f"  exact 2 jobs / copy 1 job = {ratio2:.2f}")
     print(f"  exact 2 jobs / copy 2 jobs = {med['exact-2jobs'] / med['copy-2jobs']:.2f}")
     print(f"  re-encode / exact = {med['re'] / med['exact']:.1f}  (goal >= 30)")
-    cpu = {k: statistics.median(v) for k, v in CPU.items()}
-    print(f"  ffmpeg CPU: copy {cpu['copy']:.2f} s, exact {cpu['exact']:.2f} s", end="")
-    print(f", exact / copy = {cpu['exact'] / cpu['copy']:.2f}")
-    print(f"  ffmpeg CPU: exact + products {cpu['products']:.2f} s", end="")
-    print(f", / copy = {cpu['products'] / cpu['copy']:.2f} (the Python side is not counted)")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ process the same way: terminate, wait, then kill.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -83,6 +85,9 @@ def stop(proc: subprocess.Popen[Any], grace_s: float = TERMINATE_GRACE_S) -> int
     return proc.returncode
 
 
+DISK_FULL = os.strerror(errno.ENOSPC)  # "No space left on device"
+
+
 def run(
     args: Sequence[str],
     *,
@@ -110,7 +115,8 @@ def run(
     result = Result(
         argv, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
-    if check and proc.returncode != 0:
+    # ffmpeg exits 0 when the disk fills up while it writes its trailer (it only says so)
+    if check and (proc.returncode != 0 or DISK_FULL in result.stderr):
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ToolError(f"{argv[0].rsplit('/', 1)[-1]} failed (rc={proc.returncode}): {tail}")
     return result

@@ -3,7 +3,8 @@
 :func:`record_with_backfill` runs the HLS poller and, every ``heal_every_s``, a heal of the
 recording's gaps from the DVR, in the same event loop (fetches are bounded and paced, muxing
 runs in a thread), then one heal after the end from ``post_live`` fragments or the archive.
-:func:`heal_directory` is that heal alone (``streamer heal DIR``).
+:func:`heal_directory` is that heal alone (``streamer heal DIR``). The heals of one recording
+share a :class:`HealContext`, so yt-dlp runs once while live, not once per heal.
 
 Only YouTube broadcasts can be healed (their DVR holds 120 hours); for a generic HLS source
 the poller already takes everything its playlist still lists (EVENT playlists included), and
@@ -35,6 +36,8 @@ from streamer.youtube import BroadcastInfo, choose_format
 log = logging.getLogger(__name__)
 
 HEAL_EVERY_S = 10.0
+LOST = "not held any more"  # a 404 reason: the DVR dropped it; only the archive has it
+FIRST_HEAL_POLL_S = 1.0
 GENERIC_REASON = "generic HLS source: no DVR to backfill from; the playlist no longer lists it"
 
 
@@ -83,6 +86,87 @@ def _height(directory: Path) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
+class HealContext:
+    """What the heals of one recording share: the source, the recorded rendition's height,
+    and one fetcher (its HTTP connections and yt-dlp's last info dict). Heals while live
+    reuse that info dict until its URLs expire or answer 403; a ``fresh`` heal (by hand,
+    after the end) extracts it again."""
+
+    def __init__(
+        self,
+        source: InfoSource,
+        *,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        concurrency: int = 6,
+        rate: float = 120.0,
+    ) -> None:
+        self.source = _Source(source, settings.max_height)
+        self.policy = Policy.from_settings(settings)
+        self.client = client
+        self.concurrency = concurrency
+        self.rate = rate
+        self.fetcher: FragmentFetcher | None = None
+        self.lost: list[tuple[datetime, datetime, str]] = []  # gone from the DVR (404)
+
+    async def _fetcher(self, directory: Path, target: str) -> FragmentFetcher:
+        if self.fetcher is None or self.fetcher.url != target:
+            if self.fetcher is not None:
+                await self.fetcher.close()
+            height = _height(directory)
+            if height is None:  # the HLS rendition's height: one extract, the first time
+                height = await asyncio.to_thread(self.source.height, target)
+            self.fetcher = FragmentFetcher(
+                target,
+                self.source,
+                height=height,
+                client=self.client,
+                concurrency=self.concurrency,
+                rate=self.rate,
+                policy=self.policy,
+            )
+        return self.fetcher
+
+    async def heal(
+        self, directory: Path, url: str | None, *, from_start: bool, fresh: bool
+    ) -> HealReport:
+        timeline = Timeline.load(directory)
+        target = url or timeline.meta.get("source_url")
+        if not target:
+            raise StreamerError(f"{directory}: no source URL recorded; give one")
+        if _nothing_to_heal(timeline, from_start):
+            return HealReport(skipped=True)  # no call to the site (yt-dlp costs seconds)
+        if self._generic_source():
+            return _generic(directory, timeline)
+        fetcher = await self._fetcher(directory, str(target))
+        if self._generic_source():  # learnt by the height's extract
+            return _generic(directory, timeline)
+        if fresh:
+            fetcher.invalidate()
+        await fetcher.current()  # the info dict says whether this is YouTube at all
+        if not self.source.youtube:
+            return _generic(directory, timeline)
+        healer = Healer(
+            directory, fetcher, from_start=from_start, fresh=fresh, known_lost=self.lost
+        )
+        report = await healer.heal_once()
+        if report.status in ("is_live", "post_live") and not fresh:
+            self.lost = [span for span in report.remaining if LOST in span[2]]
+        if fetcher.height is not None and timeline.meta.get("height") != fetcher.height:
+            meta = dict(Timeline.load(directory).meta, height=fetcher.height)
+            with TimelineWriter(directory) as writer:
+                writer.write_meta(meta)
+        return report
+
+    def _generic_source(self) -> bool:
+        return self.source.youtube is False
+
+    async def close(self) -> None:
+        if self.fetcher is not None:
+            await self.fetcher.close()
+            self.fetcher = None
+
+
 async def heal_directory(
     directory: Path,
     source: InfoSource,
@@ -95,39 +179,13 @@ async def heal_directory(
     rate: float = 120.0,
 ) -> HealReport:
     """Heal ``directory`` once from its broadcast (``url`` or its recorded source URL)."""
-    settings = settings or Settings()
-    timeline = Timeline.load(directory)
-    target = url or timeline.meta.get("source_url")
-    if not target:
-        raise StreamerError(f"{directory}: no source URL recorded; give one")
-    if _nothing_to_heal(timeline, from_start):
-        return HealReport(skipped=True)  # no call to the site (yt-dlp costs seconds)
-    wrapped = _Source(source, settings.max_height)
-    height = _height(directory)
-    if height is None:
-        height = await asyncio.to_thread(wrapped.height, str(target))
-    else:
-        await asyncio.to_thread(wrapped.extract, str(target))
-    if not wrapped.youtube:
-        return _generic(directory, timeline)
-    fetcher = FragmentFetcher(
-        str(target),
-        wrapped,
-        height=height,
-        client=client,
-        concurrency=concurrency,
-        rate=rate,
-        policy=Policy.from_settings(settings),
+    context = HealContext(
+        source, settings=settings or Settings(), client=client, concurrency=concurrency, rate=rate
     )
     try:
-        report = await Healer(directory, fetcher, from_start=from_start).heal_once()
+        return await context.heal(directory, url, from_start=from_start, fresh=True)
     finally:
-        await fetcher.close()
-    if height is not None and timeline.meta.get("height") != height:
-        meta = dict(Timeline.load(directory).meta, height=height)
-        with TimelineWriter(directory) as writer:
-            writer.write_meta(meta)
-    return report
+        await context.close()
 
 
 def _nothing_to_heal(timeline: Timeline, from_start: bool) -> bool:
@@ -171,15 +229,14 @@ async def record_with_backfill(
     )
     heals: list[HealReport] = []
     healable = True  # a generic HLS source has no DVR: one heal says so, then no more
+    context = HealContext(resolver, settings=settings, client=client)
 
-    async def heal() -> HealReport | None:
+    async def heal(fresh: bool = False) -> HealReport | None:
         nonlocal healable
         if not (Path(out_dir) / TIMELINE).is_file() or not Timeline.load(out_dir).segments:
             return None
         try:
-            report = await heal_directory(
-                out_dir, resolver, url=url, from_start=from_start, settings=settings, client=client
-            )
+            report = await context.heal(out_dir, url, from_start=from_start, fresh=fresh)
         except StreamerError as exc:
             log.warning("%s: heal failed: %s", url, exc)
             return None
@@ -195,14 +252,19 @@ async def record_with_backfill(
 
     try:
         while not task.done():
-            await asyncio.wait({task}, timeout=heal_every_s)
+            # the first heal as soon as there is a segment (a late start has the most to
+            # fill), then every heal_every_s
+            wait = heal_every_s if heals else min(FIRST_HEAL_POLL_S, heal_every_s)
+            await asyncio.wait({task}, timeout=wait)
             if not task.done() and healable:
                 await heal()
+        result = task.result()
+        final = await heal(fresh=True)  # the broadcast may have ended: ask the source again
     except asyncio.CancelledError:
         task.cancel()
         raise
-    result = task.result()
-    final = await heal()
+    finally:
+        await context.close()
     return BackfillResult(result, heals, final)
 
 

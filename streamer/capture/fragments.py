@@ -25,11 +25,13 @@ import httpx
 from streamer import __version__
 from streamer.errors import CaptureError, ResolveError
 from streamer.netguard import Policy
+from streamer.youtube import expires_from_url
 
 log = logging.getLogger(__name__)
 
 MAX_FRAGMENT_BYTES = 64 * 1024 * 1024
 MIN_REFRESH_INTERVAL_S = 3.0
+EXPIRY_MARGIN_S = 60.0  # re-extract this long before the URLs expire, as the poller does
 ATTEMPTS = 3
 
 
@@ -111,10 +113,18 @@ def choose_adaptive(info: dict[str, Any], height: int | None) -> Adaptive:
 
 def with_sq(url: str, sq: int) -> str:
     """``url`` with ``sq=N`` in its query, as yt-dlp's ``update_url_query`` does."""
+    return _sq_prefix(url) + str(sq)
+
+
+@functools.lru_cache(maxsize=16)
+def _sq_prefix(url: str) -> str:
+    """``url`` re-encoded without ``sq``, ending in ``sq=`` (parsed once per base URL: the
+    heal asks for hundreds of fragments of the same one)."""
     parts = urllib.parse.urlsplit(url)
-    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "sq"]
-    query.append(("sq", str(sq)))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    query = urllib.parse.urlencode(
+        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "sq"]
+    )
+    return urllib.parse.urlunsplit(parts._replace(query=f"{query}&sq=" if query else "sq="))
 
 
 class FragmentFetcher:
@@ -160,6 +170,25 @@ class FragmentFetcher:
         if self._own and self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    def invalidate(self) -> None:
+        """Forget the info dict: the next :meth:`current` extracts it again."""
+        self.adaptive = None
+
+    def _expiring(self, adaptive: Adaptive) -> bool:
+        expires = expires_from_url(adaptive.video_url)
+        if expires is None:
+            return False
+        return (expires - datetime.now(UTC)).total_seconds() < EXPIRY_MARGIN_S
+
+    async def current(self) -> Adaptive:
+        """The info dict's formats, extracted only when none is held or its URLs are about
+        to expire; a 403 on a fragment re-extracts too (:meth:`_request`). yt-dlp costs
+        about a CPU-second per extract, so heals every few seconds must not each run it."""
+        if self.adaptive is None or self._expiring(self.adaptive):
+            self.adaptive = None
+            return await self.refresh(force=True)
+        return self.adaptive
 
     async def refresh(self, force: bool = False) -> Adaptive:
         """(Re-)extract the info dict; not more often than every few seconds."""

@@ -23,6 +23,8 @@ import contextlib
 import logging
 import math
 import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,13 +35,19 @@ from streamer.capture import fmp4, mux
 from streamer.capture.fragments import Adaptive, FragmentFetcher, FragmentGone
 from streamer.capture.timeline import GAP_TOLERANCE_S, Segment, Timeline, TimelineWriter
 from streamer.errors import CaptureError, StreamerError
-from streamer.timeutil import iso, now
+from streamer.timeutil import iso, now, parse_iso
 
 log = logging.getLogger(__name__)
 
-BATCH = 30  # fragments per ffmpeg run
+# Fragments fetched, then muxed by one ffmpeg run, at a time. Each run costs ffmpeg's start
+# (about 0.1 CPU-s here, as much as muxing 30 small fragments), so batches grow to what
+# MUX_BUDGET_BYTES holds once the fragments' size is known: 150 small ones, ~30 at 1080p.
+BATCH = 30
+MAX_BATCH = 150
+MUX_BUDGET_BYTES = 48 * 1024 * 1024
 LOCATE_STEPS = 8
 TOL_S = 0.25
+STRAY_AGE_S = 600.0  # a temp file untouched this long was left by a crash
 
 
 @dataclass(frozen=True)
@@ -107,10 +115,24 @@ def _wall(frag: fmp4.Fragment, zero: float | None) -> datetime:
 class Healer:
     """Heals one recording directory from one broadcast URL."""
 
-    def __init__(self, directory: Path, fetcher: FragmentFetcher, *, from_start: bool = False):
+    def __init__(
+        self,
+        directory: Path,
+        fetcher: FragmentFetcher,
+        *,
+        from_start: bool = False,
+        fresh: bool = True,
+        known_lost: Sequence[tuple[datetime, datetime, str]] = (),
+    ):
         self.directory = Path(directory)
         self.fetcher = fetcher
         self.from_start = from_start
+        # True: nothing learnt by earlier heals is trusted (the broadcast may have ended);
+        # the caller also makes the fetcher extract the info dict again
+        self.fresh = fresh
+        # spans an earlier heal of this broadcast found gone from the DVR (404): while live
+        # they cannot come back, so they are not asked for (nor re-noted) until the end
+        self.known_lost = list(known_lost)
         self.zero: float | None = None  # wall-clock (epoch s) of media time 0
         self.broadcast_start: datetime | None = None
         self._ref_pts: dict[str, float] = {}
@@ -121,24 +143,34 @@ class Healer:
 
     async def heal_once(self) -> HealReport:
         """Fill what the source holds now; the report lists what stays missing and why."""
-        for stray in self.directory.glob("part-*/.*.tmp"):  # a crash mid-write
-            with contextlib.suppress(OSError):
-                stray.unlink()
+        _sweep_strays(self.directory)
         report = HealReport()
         timeline = Timeline.load(self.directory)
         meta = timeline.meta
         if isinstance(meta.get("stream_zero"), int | float):
             self.zero = float(meta["stream_zero"])
-        adaptive = await self.fetcher.refresh(force=True)
+        adaptive = await self.fetcher.current()
         report.status = adaptive.live_status
         if not adaptive.usable:
             why = f"the source offers no H.264+AAC adaptive formats ({adaptive.live_status})"
             report.remaining = [(h.start, h.end, why) for h in holes(timeline)]
             return report
-        head_start = await self._broadcast_start(adaptive) if self.from_start else None
+        head_start = None
+        if self.from_start:
+            known = meta.get("broadcast_start")
+            if isinstance(known, str) and not self.fresh:
+                head_start = parse_iso(known)  # learnt by an earlier heal: no fetch
+            else:
+                head_start = await self._broadcast_start(adaptive)
         if head_start is not None:
             self.broadcast_start = head_start
-        todo = holes(timeline, head_start)
+        todo = []
+        for hole in holes(timeline, head_start):
+            lost = self._lost(hole)
+            if lost is None:
+                todo.append(hole)
+            else:
+                report.remaining.append((hole.start, hole.end, lost))
         writer = TimelineWriter(self.directory)
         try:
             for hole in todo:
@@ -157,6 +189,16 @@ class Healer:
         finally:
             writer.close()
         return report
+
+    def _lost(self, hole: Hole) -> str | None:
+        """The reason, when ``hole`` lies within a span already known lost."""
+        if self.fresh:
+            return None
+        tol = timedelta(seconds=TOL_S)
+        for start, end, reason in self.known_lost:
+            if start - tol <= hole.start and hole.end <= end + tol:
+                return reason
+        return None
 
     def _save_meta(self, writer: TimelineWriter, timeline: Timeline, report: HealReport) -> None:
         meta = dict(Timeline.load(self.directory).meta or timeline.meta)
@@ -244,15 +286,16 @@ class Healer:
         step = adaptive.target_s or (hole.prev or hole.next or _Default).duration
         first = await self._locate(hole.start, head, step)
         missing: list[tuple[datetime, datetime, str]] = []
-        got: list[_Frag] = []
+        got: list[datetime] = []  # the fetched fragments' times (their bytes go to the mux)
         writing: asyncio.Task[None] | None = None
+        size = BATCH
         sq = first
         # the fragments the hole should take, plus one: more only if their times say so
         limit = min(head, first + math.ceil(hole.duration_s / step) + 1)
         while sq <= head:
             if sq > limit:
                 limit = min(head, limit + 4)
-            batch = list(range(sq, min(limit, sq + BATCH - 1) + 1))
+            batch = list(range(sq, min(limit, sq + size - 1) + 1))
             results = await asyncio.gather(
                 *(self._fetch_pair(n) for n in batch), return_exceptions=True
             )
@@ -277,7 +320,10 @@ class Healer:
                     break
                 if result.wall + timedelta(seconds=step) > hole.start + timedelta(seconds=TOL_S):
                     fresh.append(result)
-            got += fresh
+            got += [f.wall for f in fresh]
+            if fresh:
+                per = sum(len(f.video.media) + len(f.audio.media) for f in fresh) / len(fresh)
+                size = max(BATCH, min(MAX_BATCH, int(MUX_BUDGET_BYTES // max(per, 1.0))))
             # mux this batch while the next one is fetched (one ffmpeg at a time, in order)
             if writing is not None:
                 await writing
@@ -295,13 +341,13 @@ class Healer:
     def _uncovered_tail(
         self,
         hole: Hole,
-        got: list[_Frag],
+        got: list[datetime],
         step: float,
         head: int,
         missing: list[tuple[datetime, datetime, str]],
     ) -> list[tuple[datetime, datetime, str]]:
         """Time after the newest fragment the source holds (the DVR has not caught up)."""
-        ends = [f.wall + timedelta(seconds=step) for f in got] + [e for _, e, _ in missing]
+        ends = [wall + timedelta(seconds=step) for wall in got] + [e for _, e, _ in missing]
         covered_to = max(ends, default=hole.start)
         if (hole.end - covered_to).total_seconds() > GAP_TOLERANCE_S:
             return [(covered_to, hole.end, f"not in the source yet (head fragment {head})")]
@@ -316,10 +362,10 @@ class Healer:
         writer: TimelineWriter,
         report: HealReport,
     ) -> None:
-        """Mux consecutive fragments (≤ BATCH per ffmpeg run) and write them."""
+        """Mux each run of consecutive fragments (one ffmpeg run each) and write them."""
         runs: list[list[_Frag]] = []
         for frag in frags:
-            if runs and frag.sq == runs[-1][-1].sq + 1 and len(runs[-1]) < BATCH:
+            if runs and frag.sq == runs[-1][-1].sq + 1:
                 runs[-1].append(frag)
             else:
                 runs.append([frag])
@@ -418,6 +464,16 @@ class Healer:
             missing = [(cut, end, why)] + [m for m in missing if m[0] >= end]
             missing = _merge(missing) if len(missing) > 1 else missing
         return missing
+
+
+def _sweep_strays(directory: Path) -> None:
+    """Remove temp files a crash left mid-write. Only old ones: a live recorder (or another
+    heal) writing beside this one has its own temp file open right now."""
+    cutoff = time.time() - STRAY_AGE_S
+    for stray in directory.glob("part-*/.*.tmp"):
+        with contextlib.suppress(OSError):
+            if stray.stat().st_mtime < cutoff:
+                stray.unlink()
 
 
 class _Default:

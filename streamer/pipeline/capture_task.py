@@ -21,7 +21,7 @@ from streamer.capture.hls import RecordResult
 from streamer.capture.timeline import Timeline
 from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
 from streamer.config import Settings
-from streamer.errors import IllegalTransition, ResolveError, StreamerError
+from streamer.errors import IllegalTransition, ResolveError, StateError, StreamerError
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import BroadcastView, Store
 from streamer.timeutil import now
@@ -101,7 +101,7 @@ class Captures:
             self.mark(b, B.MISSING, "no URL in the schedule")
             return
         rec_dir = recording_dir(self.settings, event_id, broadcast_id)
-        self.store.save_recording(event_id, broadcast_id, dir=str(rec_dir))
+        self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
         not_after = (max(b.end, now()) if manual else b.end) + late
         try:
@@ -173,6 +173,18 @@ class Captures:
             if self._closing:
                 return  # stays live: the next start resumes the capture
             if outcome.state == "failed":
+                if outcome.reason.startswith("disk full") and now() < not_after:
+                    # space may come back (someone frees it): try again, resuming the recording
+                    poll = self.settings.watch_poll_s
+                    self.mark(b, B.LIVE, f"{outcome.reason}; trying again every {poll:g}s")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), poll)
+                    if not stop.is_set():
+                        resume = True
+                        continue
+                    if not self._closing:  # closing: it stays live, the next start resumes
+                        self.mark(b, B.ENDED, "stopped")
+                    return
                 self.mark(b, B.FAILED, outcome.reason)
                 return
             self.mark(b, B.ENDED, f"{outcome.state}: {outcome.reason}")
@@ -268,7 +280,7 @@ class Captures:
         )
         outcome = healed.record
         done = self._progress.get(key, {})
-        self.store.save_recording(
+        self._save_recording(
             b.event_id,
             b.id,
             state=outcome.state,
@@ -292,13 +304,11 @@ class Captures:
         status = str(getattr(p, "status", "recording"))
         if status != before.get("status", "recording"):
             # e.g. "recording; re-resolve backing off 48s (playlist HTTP 403)": say so
-            self.store.save_recording(event_id, broadcast_id, reason=status)
+            self._save_recording(event_id, broadcast_id, reason=status)
         self._progress[key]["status"] = status
         if segments - before.get("saved", 0) >= 10 or gaps != before.get("gaps", 0):
             self._progress[key]["saved"] = segments
-            self.store.save_recording(
-                event_id, broadcast_id, segments=segments, bytes=nbytes, gaps=gaps
-            )
+            self._save_recording(event_id, broadcast_id, segments=segments, bytes=nbytes, gaps=gaps)
         else:
             self._progress[key]["saved"] = before.get("saved", 0)
 
@@ -307,6 +317,16 @@ class Captures:
             self.store.set_broadcast_state(b.event_id, b.id, target, reason)
         except IllegalTransition as exc:
             log.warning("%s", exc)
+        except StateError as exc:  # e.g. the data disk is full under the DB: record on
+            log.error("%s.%s: state %s (%s) not saved: %s", b.event_id, b.id, target, reason, exc)
+
+    def _save_recording(self, event_id: str, broadcast_id: str, **fields: Any) -> None:
+        """Bookkeeping only (the timeline is the truth): a DB that cannot be written (locked
+        too long, its disk full) must not stop a capture."""
+        try:
+            self.store.save_recording(event_id, broadcast_id, **fields)
+        except StateError as exc:
+            log.error("%s.%s: recording row not saved: %s", event_id, broadcast_id, exc)
 
 
 def _recorded_videos(rec_dir: Path, outcome: RecordResult) -> set[str]:

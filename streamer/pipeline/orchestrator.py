@@ -58,6 +58,7 @@ from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
 B, S = BroadcastState, SessionState
+URL_REFRESH_JOB = "refresh-urls"
 
 
 # Job functions are module-level so the persistent job store can name them; the job store
@@ -78,6 +79,11 @@ async def job_reprocess(
 ) -> None:
     assert orch is not None, "run by an Orchestrator's scheduler"
     await orch.processor.process(event_id, session_id, manual=True)
+
+
+async def job_refresh_urls(*, orch: Orchestrator | None = None) -> None:
+    assert orch is not None, "run by an Orchestrator's scheduler"
+    await asyncio.to_thread(stages.refresh_urls_stage, orch.settings)
 
 
 class _OwnedExecutor(AsyncIOExecutor):  # type: ignore[misc]
@@ -165,6 +171,7 @@ class Orchestrator:
                 self.programs.setdefault(event["id"], self.store.program(event["id"]))
         self._recover_interrupted()
         self._replan()
+        self._plan_url_refresh()
         self._tick_task = self._loop.create_task(self._ticker())
         # the store may be slow or down: its sweep must hold up neither the start nor the
         # shutdown (a daemon thread, not the loop's executor, which exit waits for)
@@ -247,6 +254,27 @@ class Orchestrator:
                 self.captures.start(b.event_id, b.id)
         for s in self.store.sessions():
             self._plan_session(s)
+
+    def _plan_url_refresh(self) -> None:
+        """Presigned URLs in the catalog expire: renew them on a timer, first right away (the
+        service may have been down for longer than their lifetime)."""
+        assert self._scheduler is not None
+        try:
+            every = stages.url_refresh_interval_s(self.settings)
+        except StreamerError as exc:  # a bad storage setting: publish reports it per session
+            log.warning("presigned URL refresh not planned: %s", exc)
+            return
+        if every is None:
+            self._remove_job(URL_REFRESH_JOB)
+            return
+        self._scheduler.add_job(
+            job_refresh_urls,
+            "interval",
+            seconds=every,
+            id=URL_REFRESH_JOB,
+            replace_existing=True,
+            next_run_time=now(),
+        )
 
     def _plan_session(self, s: SessionView) -> None:
         job_id = f"process:{s.key}"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,10 +38,11 @@ class RetryPolicy:
     ) -> Verdict:
         """What a failure after ``attempts`` earlier ones means.
 
-        A storage outage is retried for as long as it lasts (it delays publishing, it must not
-        lose it); a missing recording stays missing once its broadcast is over."""
+        A storage outage or a full disk is retried for as long as it lasts (it delays
+        publishing, it must not lose it); a missing recording stays missing once its
+        broadcast is over."""
         tried = attempts + 1
-        if isinstance(exc, StorageError):
+        if isinstance(exc, StorageError) or disk_full(exc):
             tried = min(tried, self.max_attempts - 1)
         elif isinstance(exc, SplitError) and not source_active:
             tried = self.max_attempts
@@ -58,6 +61,19 @@ class RetryPolicy:
         if self.gave_up(attempts):
             return None
         return next_try_at or updated_at + self.backoff(attempts)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by a full disk (ENOSPC, or a quota: EDQUOT), in Python or
+    in a tool (ffmpeg says so in the stderr its error carries)."""
+    cur: BaseException | None = exc
+    while cur is not None:
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(os.strerror(code) in str(cur) for code in (errno.ENOSPC, errno.EDQUOT)):
+            return True
+        cur = cur.__cause__
+    return False
 
 
 POLICY = RetryPolicy()

@@ -9,6 +9,7 @@ state until the next start retries it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import time
@@ -25,6 +26,8 @@ from streamer.pipeline.store import SessionView, Store
 from streamer.pipeline.sweep import sweep_session_uploads
 from streamer.publish import open_storage
 from streamer.publish.catalog import Publisher
+from streamer.publish.catalog import url_refresh_interval_s as url_refresh_interval_s_of
+from streamer.publish.storage import url_lifetime
 from streamer.schedule.model import CutPolicy
 from streamer.split import split_session
 from streamer.timeutil import now
@@ -62,6 +65,13 @@ def split_stage(settings: Settings, event_id: str, session_id: str, force: bool 
         vod = _split(settings, store, event_id, session_id, force)
     except StreamerError as exc:
         _failed(store, s, exc, source_active=active)
+        return
+    except OSError as exc:  # a full disk, say: a reason in the state, not a traceback
+        failure = SplitError(
+            f"cannot write the cut of {s.key} in {settings.vods_dir}: {_os_reason(exc)}"
+        )
+        failure.__cause__ = exc  # the retry policy tells a full disk by it
+        _failed(store, s, failure, source_active=active)
         return
     if vod.needs_review and _held(store, event_id, session_id):
         store.set_session_state(
@@ -105,7 +115,7 @@ def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
         storage = open_storage(settings)
         sweep_session_uploads(storage, event_id, session_id, now())  # a killed publish's
         # presigned URLs expire: every publish hands out fresh ones
-        refresh = bool(getattr(storage, "presign", False))
+        refresh = url_lifetime(storage) is not None
         vod = Publisher(storage, refresh_urls=refresh).publish_session(
             settings.vods_dir, event_id, session_id
         )
@@ -137,6 +147,24 @@ def publish_stage(settings: Settings, event_id: str, session_id: str) -> None:
             "media_url": vod.media_url,
         },
     )
+
+
+def url_refresh_interval_s(settings: Settings) -> float | None:
+    """How often the catalog's URLs must be renewed (None: they never expire)."""
+    return url_refresh_interval_s_of(open_storage(settings))
+
+
+def refresh_urls_stage(settings: Settings) -> None:
+    """Rewrite every published record, index, feed and ``events.json`` with fresh URLs.
+
+    A store that cannot be reached is tried again at the next interval (the URLs handed out
+    last time are still good for two thirds of their lifetime)."""
+    try:
+        events = Publisher(open_storage(settings)).refresh_all_urls()
+    except StreamerError as exc:
+        log.warning("presigned URLs not refreshed (next interval tries again): %s", exc)
+        return
+    log.info("presigned URLs refreshed for %d event(s)", len(events))
 
 
 def unpublish_stage(
@@ -208,6 +236,13 @@ def _split(
     )
     write_record(result.outputs.json, record)
     return record
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f" at {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full ({errno.errorcode[exc.errno]}){where}"
+    return f"{exc.strerror or exc}{where}"
 
 
 def _held(store: Store, event_id: str, session_id: str) -> bool:

@@ -78,13 +78,20 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {  # from-version → step
 }
 
 
+# How long a write waits for another process's lock on the SQLite file (a backup, an operator's
+# sqlite3 shell) before it fails: twice the 30 s such a lock may last (issue 15).
+BUSY_TIMEOUT_S = 60.0
+
+
 class Store:
     """All reads and writes of pipeline state. Thread-safe: one short DB session per call."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         kwargs: dict[str, Any] = {}
+        self.busy_timeout_s = busy_timeout_s
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            # the driver's timeout is SQLite's busy timeout: a locked file is waited for
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_s}
             path = url.partition(":///")[2]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +134,10 @@ class Store:
             db.commit()
         except SQLAlchemyError as exc:
             db.rollback()
+            if "database is locked" in str(exc):
+                raise StateError(
+                    f"state DB locked by another process for over {self.busy_timeout_s:g}s"
+                ) from exc
             raise StateError(f"state DB error: {exc}") from exc
         except BaseException:
             db.rollback()
@@ -370,7 +381,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 

@@ -41,7 +41,7 @@ from streamer.publish.layout import (
     thumbnail_key,
 )
 from streamer.publish.source import file_stat, load_local
-from streamer.publish.storage import Storage
+from streamer.publish.storage import Storage, url_lifetime
 from streamer.timeutil import iso, now, parse_iso
 from streamer.vod import VodRecord, dump, vod_id
 from streamer.vod.folder import find_sessions, read_event
@@ -62,6 +62,7 @@ __all__ = [
     "read_record",
     "record_key",
     "thumbnail_key",
+    "url_refresh_interval_s",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def read_record(storage: Storage, event_id: str, session_id: str) -> VodRecord |
 
 
 _INDEX_LOCK = threading.RLock()
+# a record is read and rewritten by publish and by the URL refresh: one at a time per process
+_RECORD_LOCK = threading.Lock()
 
 
 @dataclass
@@ -297,12 +300,54 @@ class Publisher:
             record = record.model_copy(
                 update={"media_url": existing.media_url, "thumbnail_url": existing.thumbnail_url}
             )
-        if existing is not None and dump(existing) == dump(record):
-            self._skip(rkey)
-        else:
-            # only now, with the media verified in place, may the record appear
-            self._put_bytes(rkey, encode_json(dump(record)), JSON, CACHE_RECORD)
+        with _RECORD_LOCK:
+            if existing is not None and dump(existing) == dump(record):
+                self._skip(rkey)
+            else:
+                # only now, with the media verified in place, may the record appear
+                self._put_bytes(rkey, encode_json(dump(record)), JSON, CACHE_RECORD)
         return record
+
+    # -- URL refresh ---------------------------------------------------------------------------
+
+    def refresh_all_urls(self) -> list[str]:
+        """Give every published record, index, feed and ``events.json`` fresh URLs (presigned
+        URLs expire). Each object is replaced whole, and only when its URLs changed; the
+        version and ``updated_at`` of a VOD stay. Returns the events refreshed."""
+        event_ids = sorted({e for e in map(index_event, self.storage.list("")) if e})
+        with _INDEX_LOCK:
+            for event_id in event_ids:
+                for session_id in self._record_sessions(event_id):
+                    self._refresh_record(event_id, session_id)
+                index = self.rebuild_index(event_id)
+                self._write_feed(event_id, index)
+            self.rebuild_events()
+        return event_ids
+
+    def _refresh_record(self, event_id: str, session_id: str) -> None:
+        with _RECORD_LOCK:  # a publish must not write between this read and write
+            record = read_record(self.storage, event_id, session_id)
+            if record is None:
+                return
+            fresh = record.model_copy(
+                update={
+                    "media_url": self.storage.url(media_key(event_id, session_id)),
+                    "thumbnail_url": (
+                        self.storage.url(thumbnail_key(event_id, session_id))
+                        if record.thumbnail_url is not None
+                        else None
+                    ),
+                }
+            )
+            key = record_key(event_id, session_id)
+            if dump(fresh) == dump(record):
+                self._skip(key)
+            else:
+                self._put_bytes(key, encode_json(dump(fresh)), JSON, CACHE_RECORD)
+
+    def _record_sessions(self, event_id: str) -> list[str]:
+        keys = self.storage.list(f"{event_id}/")
+        return [s for s in (record_session(event_id, k) for k in keys) if s is not None]
 
     def _ensure_file(
         self,
@@ -421,6 +466,13 @@ class Publisher:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def url_refresh_interval_s(storage: Storage) -> float | None:
+    """How often the catalog's URLs must be renewed: every third of their lifetime, so a URL
+    in the catalog always has two thirds of it left; None when they never expire."""
+    lifetime = url_lifetime(storage)
+    return None if lifetime is None else max(1.0, lifetime / 3)
 
 
 def _minimal_event(event_id: str) -> dict[str, Any]:

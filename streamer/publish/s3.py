@@ -164,6 +164,10 @@ class S3Storage:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def url_lifetime_s(self) -> float | None:
+        """Presigned URLs expire after ``presign_expires_s``; a CDN's or the bucket's never."""
+        return float(self.presign_expires_s) if self.presign and not self.public_base_url else None
+
     def url(self, key: str) -> str:
         """Public base (CDN) + key, else a presigned GET, else the endpoint's own URL."""
         full = self._full(key)

@@ -77,3 +77,17 @@ class Sweeper(Protocol):
         """Remove the leftovers of uploads to keys starting with ``prefix`` that began before
         ``older_than``; the keys they were meant for."""
         ...
+
+
+@runtime_checkable
+class ExpiringUrls(Protocol):
+    """A store whose public URLs expire (presigned GETs): the catalog renews them in time."""
+
+    def url_lifetime_s(self) -> float | None:
+        """How long a URL from ``url`` stays valid; None when it never expires."""
+        ...
+
+
+def url_lifetime(storage: Storage) -> float | None:
+    """How long ``storage``'s URLs stay valid; None for a store whose URLs never expire."""
+    return storage.url_lifetime_s() if isinstance(storage, ExpiringUrls) else None

@@ -12,18 +12,22 @@ The dict has the shape yt-dlp's YouTube extractor returns from ``extract_info`` 
   ``base&sq=N`` (``is_from_start`` removed, as yt-dlp does);
 * ``was_live``: plain ``https`` adaptive formats (the archive).
 
-:class:`SimulatedResolver` is what the record and heal code call instead of yt-dlp until the
-loopback YouTube site (``youtube_site``) serves pages yt-dlp itself parses.
+:class:`SimulatedResolver` gives these dicts without running yt-dlp (fast; most heal tests and
+the benchmark). :func:`site_video` puts the same broadcast on the loopback YouTube site
+(``youtube_site``) instead, where yt-dlp's real extractor parses the watch page and builds the
+dict itself (``tests/capture/test_heal_ytdlp.py``).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from streamer.capture.fragments import with_sq
 from streamer.simulate.youtube_media import AUDIO_ITAG, HLS_ITAG, VIDEO_ITAG, YouTubeMedia
+from streamer.simulate.youtube_site import AdaptiveFormat, Screen, Video
 from streamer.youtube import BroadcastInfo, info_from_ytdlp
 
 
@@ -189,3 +193,48 @@ class FileResolver:
 
     def resolve(self, url: str) -> BroadcastInfo:
         return info_from_ytdlp(self.extract(url), url=url, max_height=self.max_height)
+
+
+_SCREENS = {"is_live": Screen.LIVE, "post_live": Screen.POST_LIVE, "was_live": Screen.WAS_LIVE}
+
+
+def site_video(media: YouTubeMedia, title: str = "Simulated broadcast") -> Video:
+    """The broadcast as a video of the loopback YouTube site (``youtube_site``), for yt-dlp's
+    real extractor: its player response carries ``hlsManifestUrl`` and the adaptive formats
+    (``targetDurationSec`` while live and ``post_live``) of ``media``, with fresh URLs (they
+    expire) and the screen of the broadcast's state at each request."""
+
+    def sync(video: Video) -> None:
+        c = media.content
+        video.screen = _SCREENS[media.live_status]
+        video.started_at = datetime.fromtimestamp(media.started_at, UTC)
+        video.ended_at = (
+            None if media.ended_at is None else datetime.fromtimestamp(media.ended_at, UTC)
+        )
+        video.hls_manifest_url = media.master_url()
+        video.adaptive = [
+            AdaptiveFormat(
+                VIDEO_ITAG,
+                media.adaptive_url(VIDEO_ITAG),
+                mime='video/mp4; codecs="avc1.4d400c"',
+                width=c.width,
+                height=c.height,
+                bitrate=80_000,
+                fps=c.fps,
+                target_s=media.segment_s,
+            ),
+            AdaptiveFormat(
+                AUDIO_ITAG,
+                media.adaptive_url(AUDIO_ITAG),
+                mime='audio/mp4; codecs="mp4a.40.2"',
+                width=None,
+                height=None,
+                bitrate=48_000,
+                target_s=media.segment_s,
+                audio_rate=48000,
+            ),
+        ]
+
+    video = Video(media.video_id, Screen.LIVE, title=title, sync=sync)
+    sync(video)
+    return video

@@ -97,6 +97,11 @@ class AdaptiveFormat:
     width: int | None = 1280
     height: int | None = 720
     bitrate: int = 2_500_000
+    fps: int = 30
+    # fragment duration while live and post_live (``targetDurationSec``: yt-dlp marks such
+    # formats ``is_from_start`` with ``live_from_start``, and ``url&sq=N`` is fragment N)
+    target_s: float = 2.0
+    audio_rate: int | None = None  # ``audioSampleRate`` of an audio-only format
 
 
 @dataclass
@@ -111,6 +116,9 @@ class Video:
     ended_at: datetime | None = None
     hls_manifest_url: str | None = None
     adaptive: list[AdaptiveFormat] = field(default_factory=list)
+    # called before each answer about this video: a media server behind it refreshes its
+    # screen and URLs (they expire, the broadcast ends), as googlevideo's do
+    sync: Callable[[Video], None] | None = None
 
 
 def _offline_slate(video: Video) -> dict[str, Any]:
@@ -129,6 +137,34 @@ def _offline_slate(video: Video) -> dict[str, Any]:
             }
         },
     }
+
+
+def _adaptive_entry(f: AdaptiveFormat, live: bool) -> dict[str, Any]:
+    """One ``streamingData.adaptiveFormats`` entry; ``live``: fragment-addressable."""
+    entry: dict[str, Any] = {
+        "itag": f.itag,
+        "url": f.url,
+        "mimeType": f.mime,
+        "bitrate": f.bitrate,
+    }
+    if f.height is not None:
+        entry.update(
+            width=f.width,
+            height=f.height,
+            quality="hd720" if f.height >= 720 else "medium",
+            qualityLabel=f"{f.height}p",
+            fps=f.fps,
+        )
+    else:
+        entry.update(
+            quality="tiny",
+            audioQuality="AUDIO_QUALITY_MEDIUM",
+            audioSampleRate=str(f.audio_rate or 48000),
+            audioChannels=2,
+        )
+    if live:
+        entry["targetDurationSec"] = f.target_s
+    return entry
 
 
 def _iso(value: datetime) -> str:
@@ -315,6 +351,8 @@ class YouTubeSite:
     def player_response(self, video_id: str) -> dict[str, Any]:
         """The ``/youtubei/v1/player`` answer for a video at the clock's time."""
         video = self.videos.get(video_id)
+        if video is not None and video.sync is not None:
+            video.sync(video)
         if video is None:
             return {
                 "playabilityStatus": {
@@ -372,19 +410,7 @@ class YouTubeSite:
         if video.hls_manifest_url and screen == Screen.LIVE:
             streaming["hlsManifestUrl"] = video.hls_manifest_url
         streaming["adaptiveFormats"] = [
-            {
-                "itag": f.itag,
-                "url": f.url,
-                "mimeType": f.mime,
-                "bitrate": f.bitrate,
-                "width": f.width,
-                "height": f.height,
-                "quality": "hd720" if (f.height or 0) >= 720 else "medium",
-                "qualityLabel": f"{f.height}p" if f.height else None,
-                "fps": 30,
-                **({"targetDurationSec": 2.0} if screen == Screen.LIVE else {}),
-            }
-            for f in video.adaptive
+            _adaptive_entry(f, screen in (Screen.LIVE, Screen.POST_LIVE)) for f in video.adaptive
         ]
         response["streamingData"] = streaming
         return response
@@ -414,11 +440,13 @@ class YouTubeSite:
             )
         return url
 
-    def ydl_class(self) -> type[Any]:
+    def ydl_class(self, policy: Any | None = None) -> type[Any]:
         """A ``yt_dlp.YoutubeDL`` whose requests to youtube.com reach this server instead.
 
         Pass it to ``Resolver(ydl_class=...)``. Hosts other than youtube.com and loopback
-        are refused, so a scenario never reaches the internet.
+        are refused, so a scenario never reaches the internet. With ``policy`` (a
+        :class:`streamer.netguard.Policy`) every rewritten request also passes the resolver's
+        SSRF check (as ``guarded_ydl`` does), which refuses 127.0.0.1 unless the policy opts in.
         """
         import yt_dlp
         from yt_dlp.networking.exceptions import RequestError
@@ -435,6 +463,8 @@ class YouTubeSite:
                 host = urllib.parse.urlsplit(req.url).hostname
                 if host not in ("127.0.0.1", "localhost"):
                     raise RequestError(f"loopback YouTube: refusing to fetch {req.url}")
+                if policy is not None:
+                    policy.check_url(req.url)  # what guarded_ydl checks, after the rewrite
                 return super().urlopen(req)
 
         return LoopbackYoutubeDL

@@ -10,14 +10,20 @@ piece becomes up to three video parts:
   segments (the input is cut at E's byte position, so no packet of E's GOP slips in);
 * tail: frames from E up to the requested end, re-encoded the same way.
 
-Audio is stream-copied separately per piece (AAC frames are all keyframes), counted in whole
-frames on the running total so it stays with the video. One ffmpeg run then writes the MP4
-with ``+faststart`` from two inputs: a concat script of the video parts, and the pieces' ADTS
-files read back to back. Gaps between pieces are closed up in the output and reported by the
-caller.
+Audio, when the session is one piece with a head, a middle and a tail (the usual case): the
+middle carries the source's AAC frames of the PES packets between K's and E's bytes, the head's
+run also copies the frames from the session's start up to those, and the tail's run the frames
+after them up to the end. The join then reads audio and video from one concat script: one
+input, one read of the source. Otherwise (several pieces, no head or tail, or audio positions
+the probe did not cover) the audio is stream-copied separately per piece, counted in whole
+frames on the running total so it stays with the video, and the join reads the pieces' ADTS
+files back to back as a second input. Gaps between pieces are closed up in the output and
+reported by the caller. The join (``streamer.split.join``) writes the MP4 once, ``moov`` in
+front, and it is read once to hash it.
 
 Costs per piece: one ffprobe run (stream layout and the packets around both cut points), the
-head and tail encodes and the audio copy side by side, then the join.
+head and tail encodes side by side (``streamer.split.encode``; the head's run also samples the
+thumbnail), then the join.
 
 **copy** mode keeps only the middle, widened to whole GOPs: it starts at the keyframe at or
 before the start and ends at the keyframe at or after the end (up to one GOP extra on each side,
@@ -30,79 +36,40 @@ frames or by counting packets, never by trusting a seek.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
 
-import ffmpeg
-
-from streamer import procs
 from streamer.capture.timeline import Piece
-from streamer.errors import SplitError, ToolError
-from streamer.split.faststart import Mp4Info, Written, describe, faststart
-from streamer.split.probe import PROTOCOLS, MediaInfo, Packet, Probe, probe_around, video_packets
-
-Mode = Literal["exact", "copy"]
-
-SCAN_S = 12.0  # how far around a cut point to read packets; grows when no keyframe is found
-LAND_S = (
-    0.001  # seek target past a keyframe's DTS: lands exactly on it (next packet is >1 frame on)
+from streamer.errors import SplitError
+from streamer.split.encode import HeadSamples, audio_cmd, encode_cmd, run_all, timeout
+from streamer.split.faststart import Mp4Info
+from streamer.split.join import join
+from streamer.split.parts import (
+    EPS_S,
+    LAND_S,
+    Encode,
+    InbandAudio,
+    Joiner,
+    Middle,
+    Mode,
+    PieceCut,
+    count_audio,
 )
-EPS_S = 0.001
+from streamer.split.probe import Packet, Probe, probe_around
+from streamer.split.scan import SCAN_S, Scanner, file_at, frames_between
+from streamer.split.thumbnail import pick_sample
+
+__all__ = ["CutResult", "Mode", "cut"]
+
 PROBE_SLACK_S = 1.5  # how far the first video frame may start after the input's start time
-MAX_URL = 60_000  # a longer concat: URL goes into a concatf list file (argv limit)
-PROFILES = {
-    "constrained baseline": "baseline",
-    "baseline": "baseline",
-    "main": "main",
-    "high": "high",
-    "high 10": "high10",
-    "high 4:2:2": "high422",
-    "high 4:4:4 predictive": "high444",
-}
+
+# the names the tests have always used
+_PieceCut, _Joiner, _count_audio = PieceCut, Joiner, count_audio
 
 
 class _NoFrames(SplitError):
     pass
-
-
-@dataclass
-class _Encode:
-    """Re-encode ``frames`` frames from pts ``start``, decoding from keyframe ``from_key``."""
-
-    start: float
-    from_key: Packet
-    frames: int
-    path: Path
-
-
-@dataclass
-class _Middle:
-    url: str
-    inpoint: float  # keyframe DTS + LAND_S
-    start: float  # keyframe pts
-
-
-@dataclass
-class _PieceCut:
-    url: str
-    info: MediaInfo
-    start: float  # pts of the first frame kept
-    end: float  # pts just after the last frame kept
-    head: _Encode | None = None
-    middle: _Middle | None = None
-    tail: _Encode | None = None
-    tail_start: float = 0.0
-    audio: Path | None = None
-    audio_frames: int = 0
-    jobs: list[list[str]] = field(default_factory=list)
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
 
 
 @dataclass(frozen=True)
@@ -111,100 +78,13 @@ class CutResult:
     duration_s: float  # planned media duration (sum of pieces)
     reencoded_frames: int
     pieces: int
-    sha256: str  # of the file at ``path``, taken while it was written
+    sha256: str  # of the file at ``path``, read once right after it was written
     size: int
     info: Mp4Info  # what the file holds, from its moov
+    thumbnail: Path | None = None  # a JPEG of a head frame, when asked for and not blank
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-class _Joiner:
-    """Builds protocol URLs that read several segment files as one byte stream."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.count = 0
-
-    def url(self, files: list[Path], cut_last_at: int | None = None) -> str:
-        nodes = [str(f) for f in files]
-        if cut_last_at is not None:
-            nodes[-1] = f"subfile,,start,0,end,{cut_last_at},,:{nodes[-1]}"
-        joined = "concat:" + "|".join(nodes)
-        if len(joined) <= MAX_URL and not any("|" in n for n in nodes):
-            return joined
-        self.count += 1
-        listing = self.workdir / f"join-{self.count}.txt"
-        listing.write_text("".join(n + "\n" for n in nodes), "utf-8")
-        return f"concatf:{listing}"
-
-
-def _frames_between(packets: list[Packet], lo: float, hi: float) -> int:
-    return sum(1 for p in packets if lo - EPS_S <= p.pts < hi - EPS_S)
-
-
-def _merge(*lists: list[Packet]) -> list[Packet]:
-    seen: dict[float, Packet] = {}
-    for items in lists:
-        for p in items:
-            seen.setdefault(round(p.pts, 4), p)
-    return sorted(seen.values(), key=lambda p: p.pts)
-
-
-class _Scanner:
-    """Reads video packets around cut points, widening the window when a keyframe is not in it."""
-
-    def __init__(self, url: str, probe: Probe) -> None:
-        self.url = url
-        self.info = probe.info
-        self.packets: list[Packet] = _merge(probe.packets)
-        self.spans: list[tuple[float, float]] = list(probe.spans)
-
-    def read(self, lo: float, hi: float, *more: tuple[float, float]) -> None:
-        wanted = [(x, y) for x, y in [(lo, hi), *more] if not self.covered(x, y)]
-        if wanted:  # one ffprobe run for all of them (each run costs ~50 ms to start)
-            self.packets = _merge(self.packets, video_packets(self.url, wanted))
-            self.spans.extend(wanted)
-
-    def covered(self, lo: float, hi: float) -> bool:
-        return any(a <= lo and hi <= b for a, b in self.spans)
-
-    def key_at_or_before(self, t: float, floor: float) -> Packet | None:
-        width = SCAN_S
-        while True:
-            self.read(t - width, t + 1.0)
-            keys = [p for p in self.packets if p.key and p.pts <= t + EPS_S]
-            if keys:
-                return max(keys, key=lambda p: p.pts)
-            if t - width <= floor:
-                return None
-            width *= 4
-
-    def key_at_or_after(self, t: float, ceiling: float) -> Packet | None:
-        width = SCAN_S
-        while True:
-            self.read(t - 1.0, t + width)
-            keys = [p for p in self.packets if p.key and p.pts >= t - EPS_S]
-            if keys:
-                return min(keys, key=lambda p: p.pts)
-            if t + width >= ceiling - EPS_S:
-                return None
-            width *= 4
-
-
-def _file_at(files: list[Path], pos: int) -> tuple[int, int]:
-    """(index of the file holding byte ``pos`` of the joined stream, offset inside it)."""
-    offset = pos
-    for i, f in enumerate(files):
-        size = f.stat().st_size
-        if offset < size:
-            return i, offset
-        offset -= size
-    raise SplitError(f"byte {pos} lies past the end of the recording's files")
-
-
-def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -> _PieceCut:
+def _resolve(piece: Piece, mode: Mode, joiner: Joiner, workdir: Path, n: int) -> PieceCut:
     files = [f.resolve() for f in piece.files]
     for f in files:
         if not f.exists():
@@ -227,7 +107,7 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
     fd = v.frame_s
     a = v.start + piece.offset_in
     b = v.start + piece.offset_out
-    scan = _Scanner(url, probe)
+    scan = Scanner(url, probe)
     ceiling = info.start + info.duration + 1.0 if info.duration else b + 3600.0
     floor = v.start - 1.0
     # everything the cut points below usually need came with the probe (2 s wider than the
@@ -239,13 +119,13 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
         if k0 is None:
             raise SplitError(f"no keyframe in part {piece.part} near the cut")
         k_end = scan.key_at_or_after(b - EPS_S, ceiling)
-        cut = _PieceCut(url, info, start=k0.pts, end=b)
-        cut.middle = _Middle(url, k0.dts + LAND_S, k0.pts)
+        cut = PieceCut(url, info, start=k0.pts, end=b)
+        cut.middle = Middle(url, k0.dts + LAND_S, k0.pts)
         if k_end is not None and k_end.pts > k0.pts:
             cut.end = k_end.pts
             cut.middle.url = _middle_url(files, joiner, k0, k_end)
         else:  # to the end of the piece
-            cut.end = _last_end(scan, b, fd)
+            cut.end = scan.last_end(b, fd)
             cut.middle.url = _middle_url(files, joiner, k0, None)
         return _with_audio(cut, workdir, n)
 
@@ -274,7 +154,7 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
     # nothing after the last frame shown within a second: the piece ends there
     at_eof = not any(p.pts > last.pts + EPS_S for p in scan.packets)
     end = last.pts + fd
-    cut = _PieceCut(url, info, start=start, end=end)
+    cut = PieceCut(url, info, start=start, end=end)
 
     k = scan.key_at_or_after(start, end)
     if k is not None and k.pts > last.pts + EPS_S:
@@ -287,8 +167,8 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
             cut.start = start = k.pts
         else:
             upto = k.pts if k is not None else end
-            frames = _frames_between(_packets_for(scan, start, upto), start, upto)
-            cut.head = _Encode(start, k_prev, frames, workdir / f"p{n}-head.ts")
+            frames = frames_between(scan.around(start, upto), start, upto)
+            cut.head = Encode(start, k_prev, frames, workdir / f"p{n}-head.ts")
     if k is None:
         return _with_audio(cut, workdir, n)
 
@@ -300,195 +180,92 @@ def _resolve(piece: Piece, mode: Mode, joiner: _Joiner, workdir: Path, n: int) -
         default=None,
     )
     if k_next is not None and abs(k_next.pts - end) < fd / 2:
-        cut.middle = _Middle(_middle_url(files, joiner, k, k_next), k.dts + LAND_S, k.pts)
+        cut.middle = Middle(_middle_url(files, joiner, k, k_next), k.dts + LAND_S, k.pts)
         return _with_audio(cut, workdir, n)
     if at_eof:
-        cut.middle = _Middle(_middle_url(files, joiner, k, None), k.dts + LAND_S, k.pts)
+        cut.middle = Middle(_middle_url(files, joiner, k, None), k.dts + LAND_S, k.pts)
         return _with_audio(cut, workdir, n)
     e = scan.key_at_or_before(last.pts, k.pts - EPS_S)
     if e is None or e.pts < k.pts - EPS_S:
         e = k
     if e.pts > k.pts + EPS_S:
-        cut.middle = _Middle(_middle_url(files, joiner, k, e), k.dts + LAND_S, k.pts)
-    frames = _frames_between(_packets_for(scan, e.pts, end), e.pts, end)
-    cut.tail = _Encode(e.pts, e, frames, workdir / f"p{n}-tail.ts")
+        cut.middle = Middle(_middle_url(files, joiner, k, e), k.dts + LAND_S, k.pts)
+    frames = frames_between(scan.around(e.pts, end), e.pts, end)
+    cut.tail = Encode(e.pts, e, frames, workdir / f"p{n}-tail.ts")
     cut.tail_start = e.pts
+    cut.inband = _inband(probe, cut, k, e)
     return _with_audio(cut, workdir, n)
 
 
-def _packets_for(scan: _Scanner, lo: float, hi: float) -> list[Packet]:
-    scan.read(lo - 0.5, hi + 0.5)
-    return scan.packets
+def _inband(probe: Probe, cut: PieceCut, k: Packet, e: Packet) -> InbandAudio | None:
+    """Where the audio of a piece with a head, a copied middle and a tail comes from when
+    the parts carry it (None when that cannot be worked out from the probe: the separate
+    audio copy is used then).
+
+    The session's audio is the whole AAC frames from the first one at or after the first
+    video frame, as many as fit its duration. The middle brings the frames of the PES packets
+    that start between K's and E's bytes (ffmpeg and the MPEG-TS demuxer drop a PES cut at
+    the start, and one starting before E ends before E's PES begins), the head's run the
+    frames before those, and the tail's run the rest.
+    """
+    info = cut.info.audio
+    frames = [p for p in probe.audio if p.pos is not None]
+    if info is None or info.pid is None or k.pos is None or e.pos is None or not frames:
+        return None
+    if cut.head is None:
+        return None
+    afd = info.frame_s
+
+    def first_after(pos: int) -> Packet | None:
+        before = [p for p in frames if p.pos is not None and p.pos < pos]
+        after = [p for p in frames if p.pos is not None and p.pos > pos]
+        if not before or not after:  # the read did not cover both sides of the cut
+            return None
+        return min(after, key=lambda p: p.pts)
+
+    known = [p for p in frames if p.pts >= cut.start - EPS_S]
+    if not known or not any(p.pts < cut.start - EPS_S for p in frames):
+        return None
+    start = min(p.pts for p in known)
+    count = round((cut.end - start) / afd)
+    end = start + count * afd
+    m0, m1 = first_after(k.pos), first_after(e.pos)
+    if m0 is None or m1 is None or cut.head.from_key.pos is None:
+        return None
+    # the head's run reads from its keyframe's bytes on: the first frame is there to copy
+    # (a source whose audio runs ahead of its video could have muxed it earlier); a frame
+    # the probe missed could only make this look later, never earlier
+    k_prev = cut.head.from_key.pos
+    from_head = [p.pts for p in frames if p.pos is not None and p.pos > k_prev]
+    if not from_head or min(from_head) > start + EPS_S:
+        return None
+    # the head and the tail each carry at least one frame, and the middle's frames all fit
+    if not (start + afd / 2 < m0.pts < m1.pts < end - afd / 2):
+        return None
+    return InbandAudio(start, end, m0.pts, m1.pts, info.pid)
 
 
-def _last_end(scan: _Scanner, b: float, fd: float) -> float:
-    scan.read(b - SCAN_S, b + SCAN_S)
-    return max(p.pts for p in scan.packets) + fd
-
-
-def _middle_url(files: list[Path], joiner: _Joiner, k: Packet, e: Packet | None) -> str:
+def _middle_url(files: list[Path], joiner: Joiner, k: Packet, e: Packet | None) -> str:
     """The joined input from the file holding K up to E's first byte (or to the end)."""
     if k.pos is None:
         raise SplitError("ffprobe gave no byte position for a keyframe")
-    first, _ = _file_at(files, k.pos)
+    first, _ = file_at(files, k.pos)
     if e is None:
         return joiner.url(files[first:])
     if e.pos is None:
         raise SplitError("ffprobe gave no byte position for a keyframe")
-    last, offset = _file_at(files, e.pos)
+    last, offset = file_at(files, e.pos)
     if offset == 0:
         return joiner.url(files[first:last])
     return joiner.url(files[first : last + 1], cut_last_at=offset)
 
 
-def _with_audio(cut: _PieceCut, workdir: Path, n: int) -> _PieceCut:
+def _with_audio(cut: PieceCut, workdir: Path, n: int) -> PieceCut:
     if cut.info.audio is not None:
         afd = cut.info.audio.frame_s
         cut.audio = workdir / f"p{n}-audio.aac"
-        cut.audio_frames = max(1, round(cut.duration / afd))  # set again by _count_audio
+        cut.audio_frames = max(1, round(cut.duration / afd))  # set again by count_audio
     return cut
-
-
-def _count_audio(cuts: list[_PieceCut]) -> None:
-    """Whole AAC frames per piece, counted on the running total: the pieces' audio files are
-    read back to back as one stream, so each piece's audio starts within half a frame of its
-    video (the rounding does not add up over many pieces)."""
-    offset = 0.0
-    for c in cuts:
-        if c.audio is not None and c.info.audio is not None:
-            afd = c.info.audio.frame_s
-            before = round(offset / afd)
-            c.audio_frames = max(1, round((offset + c.duration) / afd) - before)
-        offset += c.duration
-
-
-def _x264_args(cut: _PieceCut, key: Packet) -> dict[str, Any]:
-    """Encoder settings that make the re-encoded frames join the source's stream cleanly."""
-    v = cut.info.video
-    assert v is not None
-    # the reorder delay (frames between DTS and PTS) must match, or DTS overlap at the joins
-    delay = max(0, round((key.pts - key.dts) / v.frame_s))
-    params = ["scenecut=0", "open-gop=0"]
-    if delay == 0:
-        bframes = 0
-    elif delay == 1:
-        bframes = 1
-        params.append("b-pyramid=none")
-    else:
-        bframes = 3
-        params.append("b-pyramid=normal")
-    args: dict[str, Any] = {
-        "c:v": "libx264",
-        # a GOP or less at a high quality: ultrafast takes half the time of veryfast
-        # (B-frames and pyramid are set explicitly, so the reorder delay still matches)
-        "preset": "ultrafast",
-        "crf": 16,
-        "bf": bframes,
-        "g": 100000,
-        "pix_fmt": v.pix_fmt or "yuv420p",
-        "x264-params": ":".join(params),
-        "fps_mode": "passthrough",
-        # a GOP or less: threads cost more to start than they save, and jobs run side by side
-        "threads": 1,
-    }
-    profile = PROFILES.get((v.profile or "").lower())
-    if profile:
-        args["profile:v"] = profile
-    if v.level:
-        args["level"] = f"{v.level / 10:.1f}"
-    if v.color_range in ("tv", "pc"):
-        args["color_range"] = v.color_range
-    for name, value in (
-        ("colorspace", v.color_space),
-        ("color_primaries", v.color_primaries),
-        ("color_trc", v.color_transfer),
-    ):
-        if value and value != "unknown":
-            args[name] = value
-    if v.pid is not None:
-        args["streamid"] = f"0:{v.pid}"
-    return args
-
-
-def _encode_cmd(cut: _PieceCut, enc: _Encode) -> list[str]:
-    """Decode from the keyframe, keep frames from ``enc.start`` on (by their own timestamps)."""
-    seek = enc.from_key.dts + LAND_S - cut.info.start
-    opts: dict[str, Any] = {
-        "protocol_whitelist": PROTOCOLS,
-        "noaccurate_seek": None,
-        "threads": 1,
-    }
-    if seek > 0:
-        opts["ss"] = f"{seek:.6f}"
-    quarter = (cut.info.video.frame_s if cut.info.video else 0.04) / 4
-    # -copyts keeps the source's timestamps, so the trim is on absolute pts, whatever the seek
-    inp = ffmpeg.input(cut.url, **procs.fetched_input(opts))
-    video = inp.video.filter("trim", start=f"{enc.start - quarter:.6f}")
-    out_args = _x264_args(cut, enc.from_key)
-    out_args.update({"frames:v": enc.frames, "f": "mpegts"})
-    cmd: list[str] = (
-        video.output(str(enc.path), **out_args)
-        .global_args("-nostdin", "-v", "error", "-y", "-copyts")
-        .compile(cmd=procs.ffmpeg())
-    )
-    return cmd
-
-
-def _audio_cmd(cut: _PieceCut) -> list[str]:
-    assert cut.audio is not None and cut.info.audio is not None
-    # start on the AAC frame nearest the first video frame
-    seek = cut.start - cut.info.start - cut.info.audio.frame_s / 2
-    inp = ffmpeg.input(cut.url, **procs.fetched_input({"ss": f"{max(0.0, seek):.6f}"}))
-    cmd: list[str] = (
-        inp.output(
-            str(cut.audio), map="0:a:0", acodec="copy", f="adts", **{"frames:a": cut.audio_frames}
-        )
-        .global_args("-nostdin", "-v", "error", "-y")
-        .compile(cmd=procs.ffmpeg())
-    )
-    return cmd
-
-
-def _timeout(seconds: float) -> float:
-    return 120.0 + seconds / 4
-
-
-def _write_lists(cuts: list[_PieceCut], workdir: Path, joiner: _Joiner) -> tuple[Path, str | None]:
-    """The video concat script, and the audio: the pieces' ADTS files read back to back.
-
-    ffmpeg starts each input at 0, so both begin together. The audio is one plain ADTS input
-    (the concat protocol when there are several pieces), not a second concat script: the
-    concat demuxer over ADTS made the join take about 60% more CPU time.
-    """
-    video: list[tuple[str, float, float | None]] = []  # (url, desired start, inpoint)
-    audio: list[Path] = []
-    offset = 0.0
-    for cut in cuts:
-        if cut.head is not None:
-            video.append((str(cut.head.path), offset, None))
-        if cut.middle is not None:
-            m = cut.middle
-            video.append((m.url, offset + m.inpoint - cut.start, m.inpoint))
-        if cut.tail is not None:
-            video.append((str(cut.tail.path), offset + cut.tail.start - cut.start, None))
-        if cut.audio is not None:
-            audio.append(cut.audio.resolve())
-        offset += cut.duration
-    pid = cuts[0].info.video.pid if cuts[0].info.video else None
-    lines = ["ffconcat version 1.0"]
-    if pid is not None:  # take only the video PID from each input (the TS carry audio too)
-        lines += ["stream", f"exact_stream_id {pid:#x}"]
-    for i, (url, at, inpoint) in enumerate(video):
-        lines.append(f"file {_quote(url)}")
-        if inpoint is not None:
-            lines.append(f"inpoint {inpoint:.6f}")
-        if i + 1 < len(video):
-            lines.append(f"duration {video[i + 1][1] - at:.6f}")
-    vlist = workdir / "video.ffconcat"
-    vlist.write_text("\n".join(lines) + "\n", "utf-8")
-    if not audio or len(audio) != len(cuts):
-        return vlist, None
-    return vlist, f"file:{audio[0]}" if len(audio) == 1 else joiner.url(audio)
 
 
 def cut(
@@ -497,9 +274,14 @@ def cut(
     *,
     mode: Mode = "exact",
     workdir: Path,
+    thumbnail: Path | None = None,
     on_step: Callable[[str, float], None] | None = None,
 ) -> CutResult:
-    """Write ``out`` (MP4) from ``pieces``. ``workdir`` holds temporary parts."""
+    """Write ``out`` (MP4) from ``pieces``. ``workdir`` holds temporary parts.
+
+    With ``thumbnail``, a JPEG of one of the first piece's head frames (re-encoded anyway) is
+    written there when one is not blank; ``CutResult.thumbnail`` is None otherwise.
+    """
     if not pieces:
         raise SplitError("nothing to cut: the window has no recorded media")
     if mode not in ("exact", "copy"):
@@ -509,8 +291,8 @@ def cut(
     pieces = [replace(p, files=[f.resolve() for f in p.files]) for p in pieces]
     workdir.mkdir(parents=True, exist_ok=True)
     step = on_step or (lambda _name, _frac: None)
-    joiner = _Joiner(workdir)
-    cuts: list[_PieceCut] = []
+    joiner = Joiner(workdir)
+    cuts: list[PieceCut] = []
     for i, piece in enumerate(pieces):
         try:
             cuts.append(_resolve(piece, mode, joiner, workdir, i))
@@ -519,85 +301,56 @@ def cut(
                 raise
     if not cuts:
         raise SplitError("no video frames in the window")
-    _count_audio(cuts)
+    count_audio(cuts)
     step("planned", 0.2)
     pids = {c.info.video.pid for c in cuts if c.info.video and c.info.video.pid is not None}
     if len(pids) > 1:
         raise SplitError(f"recording parts differ in stream layout (video PIDs {sorted(pids)})")
 
+    head = cuts[0].head
+    samples = None
+    if thumbnail is not None and head is not None and head.start <= cuts[0].start + EPS_S:
+        samples = HeadSamples.for_head(head.frames, workdir)
+    if len(cuts) > 1:  # pieces' audio is counted on their running total: copied apart
+        for c in cuts:
+            c.inband = None
     jobs: list[tuple[list[str], float]] = []
     for c in cuts:
+        ib = c.inband
         for enc in (c.head, c.tail):
             if enc is not None and enc.frames > 0:
-                jobs.append((_encode_cmd(c, enc), _timeout(enc.frames / 10)))
-        if c.audio is not None:
-            jobs.append((_audio_cmd(c), _timeout(c.duration)))
-    _run_all(jobs)
+                offer = samples if enc is head else None
+                span = None
+                if ib is not None:
+                    span = (ib.start, ib.middle_start) if enc is c.head else (ib.middle_end, ib.end)
+                jobs.append((encode_cmd(c, enc, offer, span), timeout(enc.frames / 10)))
+        if c.audio is not None and ib is None:
+            jobs.append((audio_cmd(c), timeout(c.duration)))
+    run_all(jobs)
     for c in cuts:  # an encode that yielded nothing is dropped rather than joined empty
         for name in ("head", "tail"):
             enc = getattr(c, name)
             if enc is not None and (enc.frames <= 0 or not enc.path.exists()):
                 raise SplitError(f"re-encoding the {name} of a piece produced no frames")
     step("parts", 0.6)
+    thumb = _pick_thumbnail(samples, thumbnail)
 
-    vlist, audio = _write_lists(cuts, workdir, joiner)
-    vin = ffmpeg.input(str(vlist), **procs.fetched_input({"safe": 0}, fmt="concat"))
-    streams = [vin.video]
-    if audio is not None:
-        ain = ffmpeg.input(audio, f="aac", protocol_whitelist=PROTOCOLS)
-        streams.append(ain.audio)
     total = sum(c.duration for c in cuts)
-    # moov at the end here; moving it to the front (faststart) is done while hashing, below
-    joined = workdir / "joined.mp4"
-    cmd = (
-        ffmpeg.output(*streams, str(joined), c="copy", f="mp4")
-        .global_args("-nostdin", "-v", "error", "-y")
-        .compile(cmd=procs.ffmpeg())
-    )
-    try:
-        procs.run(cmd, timeout=_timeout(total))
-        written = _faststart(joined, out, total)
-    except ToolError as exc:
-        _unlink(out)
-        raise SplitError(f"joining the parts failed: {exc}") from exc
-    except OSError as exc:
-        _unlink(out)
-        raise SplitError(f"writing {out.name} failed: {exc}") from exc
-    finally:
-        _unlink(joined)
+    written = join(cuts, out, workdir, joiner, total)
     step("joined", 1.0)
     frames = sum((c.head.frames if c.head else 0) + (c.tail.frames if c.tail else 0) for c in cuts)
-    return CutResult(out, total, frames, len(cuts), written.sha256, written.size, written.info)
+    return CutResult(
+        out, total, frames, len(cuts), written.sha256, written.size, written.info, thumb
+    )
 
 
-def _faststart(joined: Path, out: Path, total: float) -> Written:
-    """``out`` with its moov in front, hashed as written; ffmpeg does the move when the
-    file is too large for its 32-bit offsets to move (then it is read once more to hash)."""
-    written = faststart(joined, out)
-    if written is not None:
-        return written
-    cmd = [procs.ffmpeg(), "-nostdin", "-v", "error", "-y", "-i", str(joined)]
-    cmd += ["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(out)]
-    procs.run(cmd, timeout=_timeout(total))
-    return describe(out)
-
-
-def _run_all(jobs: list[tuple[list[str], float]]) -> None:
-    """Run independent ffmpeg jobs, a few at a time (they are short and mostly I/O or tiny)."""
-    if not jobs:
-        return
-    workers = min(len(jobs), max(1, min(3, os.cpu_count() or 1)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(procs.run, cmd, timeout=t) for cmd, t in jobs]
-        errors: list[Exception] = []
-        for fut in futures:
-            try:
-                fut.result()
-            except ToolError as exc:
-                errors.append(exc)
-    if errors:
-        raise SplitError(f"cutting a part failed: {errors[0]}") from errors[0]
-
-
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def _pick_thumbnail(samples: HeadSamples | None, dest: Path | None) -> Path | None:
+    if samples is None or dest is None:
+        return None
+    jpgs = [samples.jpg(k) for k in range(len(samples.indices))]
+    chosen = pick_sample(samples.gray, jpgs)
+    if chosen is not None:
+        chosen.replace(dest)
+    for f in [samples.gray, *jpgs]:
+        f.unlink(missing_ok=True)
+    return dest if chosen is not None else None

@@ -41,6 +41,7 @@ class Written:
     size: int
     sha256: str
     info: Mp4Info
+    moov_first: bool = True  # the moov comes before the media (what faststart means)
 
 
 def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
@@ -216,14 +217,20 @@ def faststart(src: Path, dst: Path) -> Written | None:
 def describe(path: Path) -> Written:
     """What :func:`faststart` returns, for a file already written (read once, to hash)."""
     boxes = _top_level(path)
+    kinds = [k for k, _, _ in boxes]
     moov = next(((pos, size) for kind, pos, size in boxes if kind == b"moov"), None)
     if moov is None:
         raise SplitError(f"{path.name} is not a complete MP4 (no moov)")
+    first = b"mdat" not in kinds or kinds.index(b"moov") < kinds.index(b"mdat")
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    size = 0
+    with open(path, "rb", buffering=0) as f:
         f.seek(moov[0])
         info = _Moov(bytearray(f.read(moov[1]))).walk(0)
         f.seek(0)
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return Written(path, path.stat().st_size, digest.hexdigest(), info)
+        while n := f.readinto(buf):
+            digest.update(view[:n])
+            size += n
+    return Written(path, size, digest.hexdigest(), info, first)

@@ -127,6 +127,14 @@ def _video_index(data: dict[str, Any]) -> int | None:
     return None
 
 
+def _audio_index(data: dict[str, Any]) -> int | None:
+    for st in data.get("streams", []):
+        if st.get("codec_type") == "audio":
+            index = st.get("index")
+            return int(index) if isinstance(index, int) else None
+    return None
+
+
 def _media_info(data: dict[str, Any]) -> MediaInfo:
     video: VideoInfo | None = None
     audio: AudioInfo | None = None
@@ -222,6 +230,9 @@ class Probe:
     info: MediaInfo
     packets: list[Packet]
     spans: list[tuple[float, float]]  # absolute pts ranges in which every packet is known
+    # the audio frames read in the same runs, in file order; ``pos`` is that of the PES the
+    # frame came in (ffprobe gives it for a PES's first frame only)
+    audio: tuple[Packet, ...] = ()
 
 
 def probe_around(url: str, offsets: list[tuple[float, float]]) -> Probe:
@@ -261,9 +272,18 @@ def probe_around(url: str, offsets: list[tuple[float, float]]) -> Probe:
     )
     info = _media_info(data)
     index = _video_index(data)
+    audio_index = _audio_index(data)
     runs: list[list[Packet]] = []
+    audio: list[Packet] = []
     last_dts: float | None = None
+    pes_pos: int | None = None
     for pkt in data.get("packets", []):
+        if pkt.get("stream_index") == audio_index and audio_index is not None:
+            for a in _packets([pkt]):
+                if a.pos is not None or (audio and a.pts < audio[-1].pts):
+                    pes_pos = a.pos  # a new PES (or a new read run: position unknown)
+                audio.append(Packet(a.pts, a.dts, a.key, pes_pos))
+            continue
         if pkt.get("stream_index") != index:
             continue
         got = _packets([pkt])
@@ -288,7 +308,7 @@ def probe_around(url: str, offsets: list[tuple[float, float]]) -> Probe:
             hi = math.inf  # read to the very end
         if hi > lo:
             spans.append((lo, hi))
-    return Probe(info, packets, spans)
+    return Probe(info, packets, spans, tuple(audio))
 
 
 @dataclass(frozen=True)

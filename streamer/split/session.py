@@ -90,12 +90,21 @@ def split_session(
     work = Path(tempfile.mkdtemp(dir=out.mp4.parent, prefix=f".{session_id}.", suffix=".tmp"))
     try:
         tmp_mp4, tmp_jpg = work / "vod.mp4", work / "thumb.jpg"
-        # the cut hashes its output while writing it and reads what it holds from its moov
-        done = cut(plan.pieces, tmp_mp4, mode=mode, workdir=work / "parts", on_step=on_step)
+        # the cut hashes its output as it reads it once, reads what it holds from its moov,
+        # and offers a head frame it re-encoded as the thumbnail
+        done = cut(
+            plan.pieces,
+            tmp_mp4,
+            mode=mode,
+            workdir=work / "parts",
+            thumbnail=tmp_jpg,
+            on_step=on_step,
+        )
         info = done.info
         if info.duration_s <= 0 or info.video_codec is None:
             raise SplitError(f"{session_id}: the cut produced no playable video")
-        write_thumbnail(tmp_mp4, tmp_jpg, info.duration_s)
+        if done.thumbnail is None:  # no head, or its frames are blank: sample the VOD
+            write_thumbnail(tmp_mp4, tmp_jpg, info.duration_s)
         record = _record(plan, program, done, mode, fingerprint, source_url, timeline)
         # media first, record last: a record on disk always describes finished media, and
         # the old record goes first so a crash here leaves "not split", never a mismatch

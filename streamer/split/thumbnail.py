@@ -1,7 +1,10 @@
-"""A JPEG thumbnail from a frame a little into the VOD that is not black (or flat).
+"""A JPEG thumbnail that is not black (or flat).
 
-Every candidate time is sampled in one ffmpeg run, each at the first keyframe from it on; a
-source whose keyframes are too far apart for that is decoded exactly, one run per time.
+A split normally takes it from the frames its head re-encode decodes anyway
+(:func:`pick_sample`, fed by ``streamer.split.encode``). Without a head, or when those frames
+are all blank, it is taken from the VOD a little in: every candidate time is sampled in one
+ffmpeg run, each at the first keyframe from it on; a source whose keyframes are too far apart
+for that is decoded exactly, one run per time.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ TIMEOUT_S = 60.0
 DARK_MEAN = 24.0
 FLAT_STDEV = 4.0
 SAMPLE_W, SAMPLE_H = 32, 18
+THUMB_WIDTH = 1280
 
 
 def candidates(duration_s: float) -> list[float]:
@@ -101,15 +105,27 @@ def _all_candidates_cmd(video: Path, times: list[float], out: Path, width: int) 
     return cmd
 
 
-def _stats(gray: Path) -> tuple[float, float] | None:
+def _stats(gray: Path, index: int = 0) -> tuple[float, float] | None:
+    """(mean, stdev) of sample ``index`` in a file of grey samples; None if it is not there."""
+    size = SAMPLE_W * SAMPLE_H
     try:
-        data = gray.read_bytes()
+        data = gray.read_bytes()[index * size : (index + 1) * size]
     except OSError:
         return None
-    if len(data) < SAMPLE_W * SAMPLE_H:
+    if len(data) < size:
         return None
-    values = list(data[: SAMPLE_W * SAMPLE_H])
+    values = list(data)
     return statistics.fmean(values), statistics.pstdev(values)
+
+
+def pick_sample(gray: Path, jpgs: list[Path]) -> Path | None:
+    """The last of ``jpgs`` (the furthest into the VOD) whose grey sample (same order, in
+    ``gray``) is not blank; None when all are blank or missing."""
+    for i in reversed(range(len(jpgs))):
+        stats = _stats(gray, i)
+        if stats is not None and not is_blank(stats) and jpgs[i].is_file():
+            return jpgs[i]
+    return None
 
 
 def _keyframe_pick(times: list[float], out: Path) -> int | None:
@@ -153,7 +169,7 @@ def _exact(video: Path, out: Path, times: list[float], width: int) -> float:
     return at
 
 
-def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = 1280) -> float:
+def write_thumbnail(video: Path, out: Path, duration_s: float, width: int = THUMB_WIDTH) -> float:
     """Write ``out`` (JPEG, at most ``width`` wide) from the first candidate time whose frame is
     not black or flat (the first one otherwise); returns the time used."""
     times = candidates(duration_s)

@@ -296,13 +296,25 @@ def test_watch_real_stream_goes_live_and_leftover_endlist_is_not_live(tmp_path: 
     """The generic extractor on loopback: 404 until the source starts; ENDLIST is not live."""
     sim = SimulatedBroadcast(tmp_path, **SMALL).serve()
     resolver = Resolver()
+    calls: list[str] = []
+    real_resolve = resolver.resolve
+
+    def counting_resolve(url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_resolve(url, *args, **kwargs)
+        finally:
+            calls.append(url)  # counted once the answer (404 before the start) is in
+
+    resolver.resolve = counting_resolve  # type: ignore[method-assign]
     try:
 
         async def main() -> Any:
             task = asyncio.create_task(
                 watch(resolver, sim.url, not_after=now() + timedelta(seconds=60), poll_s=1.0)
             )
-            await asyncio.sleep(2.5)
+            # start the source only once the watcher has seen it absent (not after a fixed sleep)
+            while not calls and not task.done():
+                await asyncio.sleep(0.05)
             assert not task.done()
             sim.start()
             return await asyncio.wait_for(task, timeout=40)

@@ -80,24 +80,27 @@ def test_moves_the_moov_in_front_and_hashes_what_it_wrote(moov_last: Path, tmp_p
     assert describe(out).info == info and describe(out).sha256 == written.sha256
 
 
-def test_split_reads_its_output_once(
+def test_split_writes_its_output_once_and_never_reopens_it(
     recording: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After the join, only the thumbnail's one ffmpeg run opens the MP4: no ffprobe of it,
-    no ffmpeg faststart pass, no run per thumbnail candidate (the sha256 is taken while the
-    moov is moved)."""
-    opened: list[list[str]] = []
+    """One ffmpeg run writes the MP4 with its moov in front; no run reads it afterwards: no
+    ffprobe of it, no faststart pass, no thumbnail run (that comes from the head re-encode),
+    and the sha256 is taken in the one read that follows the write."""
+    runs: list[list[str]] = []
     real = procs.run
 
     def run(argv: list[str], **kw: object) -> object:
-        if any(a.endswith("vod.mp4") for a in argv):
-            opened.append(argv)
+        runs.append(argv)
         return real(argv, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(procs, "run", run)
     res = split_session(recording.directory, recording.program, "mid", tmp_path)
-    # every run that names the MP4, except an ffmpeg writing it (its last argument)
-    readers = [a for a in opened if "ffprobe" in a[0] or not a[-1].endswith("vod.mp4")]
-    assert len(readers) == 1, readers
-    assert "ffprobe" not in readers[0][0]
-    assert res.record.sha256 == hashlib.sha256(res.outputs.mp4.read_bytes()).hexdigest()
+    named = [a for a in runs if any(x.endswith("vod.mp4") for x in a)]
+    readers = [a for a in named if "ffprobe" in a[0] or any(
+        a[i - 1] == "-i" and x.endswith("vod.mp4") for i, x in enumerate(a))]  # fmt: skip
+    assert readers == []
+    assert len(named) == 1 and "-moov_size" in named[0]
+    data = res.outputs.mp4.read_bytes()
+    assert res.record.sha256 == hashlib.sha256(data).hexdigest()
+    assert res.record.size_bytes == len(data)
+    assert 0 <= data.find(b"moov") < data.find(b"mdat")
