@@ -11,8 +11,8 @@ echo "== pytest"
 set +e
 # Four workers on two cores: most tests wait on real-time simulated broadcasts rather than
 # compute, so the waits overlap (24 min -> 12 min on a loaded 2-core machine). loadgroup keeps
-# a module with its own module-scoped fixture on one worker (tests/conftest.py). Arguments
-# given here come later and win: -n 0 runs in one process, -p no:randomly in file order.
+# tests marked xdist_group("name") on one worker. Arguments given here come later and win:
+# -n 0 runs in one process, -p no:randomly in file order.
 pytest -q -rfE --durations=15 -n "${STREAMER_TEST_WORKERS:-4}" --dist loadgroup "$@"
 rc=$?
 set -e

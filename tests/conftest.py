@@ -37,21 +37,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup``, keep each module that has a module-scoped fixture of its own
-    (a set of recordings, a browser) on one xdist worker, so it is made once, not once per
-    worker. Other tests are spread one by one."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None or item.get_closest_marker("xdist_group") is not None:
-            continue
-        module = item.module.__name__  # type: ignore[attr-defined]
-        defs = [d[-1] for d in info.name2fixturedefs.values() if d]
-        # a module's own module-scoped fixtures (conftest ones are cheap: an env var)
-        if any(d.scope == "module" and d.func.__module__ == module for d in defs):
-            item.add_marker(pytest.mark.xdist_group(module))
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings on a fresh data dir, the embedded defaults otherwise."""
