@@ -103,16 +103,29 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _proc_cpu(pid: int | None) -> float:
+    """CPU seconds of another process (the moto server), from /proc; 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 CPU: dict[str, list[float]] = {}
+SERVER_CPU: dict[str, list[float]] = {}
 
 
-def timed(fn: Callable[[], object], name: str = "") -> float:
-    cpu = _cpu()
+def timed(fn: Callable[[], object], name: str = "", server: int | None = None) -> float:
+    cpu, srv = _cpu(), _proc_cpu(server)
     start = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - start
     if name:
         CPU.setdefault(name, []).append(_cpu() - cpu)
+        SERVER_CPU.setdefault(name, []).append(_proc_cpu(server) - srv)
     return elapsed
 
 
@@ -188,11 +201,13 @@ def main() -> None:
             for name, fn in order:
                 for key in ("ours/vod.mp4", "baseline/vod.mp4", "awscli/vod.mp4"):
                     client.delete_object(Bucket=bucket, Key=key)
-                elapsed = timed(fn, name)
+                elapsed = timed(fn, name, server.pid if server is not None else None)
                 times[name].append(elapsed)
-                cpu = CPU[name][-1]
+                cpu, srv = CPU[name][-1], SERVER_CPU[name][-1]
                 print(
-                    f"run {i + 1} {name:18s} {elapsed:7.2f} s  client CPU {cpu:6.2f} s", flush=True
+                    f"run {i + 1} {name:18s} {elapsed:7.2f} s  client CPU {cpu:6.2f} s"
+                    f"  server CPU {srv:6.2f} s  load {os.getloadavg()[0]:5.2f}",
+                    flush=True,
                 )
     finally:
         if server is not None:
@@ -212,7 +227,13 @@ def main() -> None:
         best = min(times[base]) / min(times["ours"])
         print(f"  {base} time / ours: {ratio:.2f}x median, {best:.2f}x best  (goal >= 1.0x)")
         print(f"  {base} client CPU / ours: {cpu[base] / cpu['ours']:.2f}x median")
-    print("  (client CPU: the uploading process, and awscli's; moto's own CPU is not counted)")
+    srv = {k: statistics.median(v) for k, v in SERVER_CPU.items()}
+    if server is not None:
+        print(
+            "  server (moto) CPU per upload, median: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in srv.items())
+        )
+    print("  (client CPU: the uploading process, and awscli's; moto's is the server's)")
     print(f"  load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 

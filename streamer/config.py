@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_path_style: bool = False
     s3_presign: bool = False
+    # sign bodies too (SigV4), for a plain-HTTP S3 endpoint on a network you do not trust
+    s3_sign_payload: bool = False
     s3_part_size_mb: int = Field(default=16, ge=5)
     s3_concurrency: int = Field(default=8, ge=1)
     s3_retry_total_s: float = Field(

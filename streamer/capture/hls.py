@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from streamer.capture.clock import SYSTEM_CLOCK, Clock
+from streamer.capture.fetch import shared_fetcher
 from streamer.capture.poller import Poller, Progress, State, _Finish
 from streamer.capture.refresh import locate
 from streamer.capture.timeline import Timeline, TimelineWriter
@@ -33,6 +34,9 @@ from streamer.youtube import BroadcastInfo, Resolver, ResolverLike
 
 log = logging.getLogger(__name__)
 
+# Segment rows are fdatasync-ed at most this often (files always before their rows): see
+# TimelineWriter. Far shorter than any live window, so a power cut loses nothing to refetch.
+SYNC_INTERVAL_S = 5.0
 # Compatibility: the error the poller used to raise for HTTP statuses.
 HttpError = FetchError
 __all__ = ["HttpError", "Progress", "RecordResult", "Recorder", "State", "record"]
@@ -62,11 +66,13 @@ class Recorder(Poller):
 
     async def run(self) -> RecordResult:
         try:
-            return await self._run()
+            if self._http is not None:
+                return await self._run()
+            async with shared_fetcher(self.policy) as http:
+                self._http = http
+                return await self._run()
         finally:
             self.refresher.close()
-            if self._own_client and self._client is not None:
-                await self._client.aclose()
 
     async def _start(self) -> RecordResult | None:
         """Resolve and adopt the broadcast; a result when there is nothing to record."""
@@ -101,7 +107,9 @@ class Recorder(Poller):
         if early is not None:
             return early
         try:
-            self.writer = TimelineWriter(self.out_dir)
+            self.writer = TimelineWriter(
+                self.out_dir, sync_interval_s=SYNC_INTERVAL_S, clock=self.clock.monotonic
+            )
             await self._write(self._write_meta)
             await self._write(self.writer.start)
         except _Finish as fin:

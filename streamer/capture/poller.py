@@ -14,6 +14,7 @@ import errno
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ import httpx
 
 from streamer.capture import position
 from streamer.capture.clock import Clock
-from streamer.capture.fetch import fetch, fetch_retrying, http_client
+from streamer.capture.fetch import Fetcher, HttpxFetcher, fetch_retrying
 from streamer.capture.playlist import (
     Entry,
     MediaPlaylist,
@@ -52,6 +53,21 @@ MAX_STALL_EXTENSIONS = 3
 RERESOLVE_STATUS = (403, 404, 410)
 # Re-resolve this long before the manifest URL expires.
 EXPIRY_MARGIN_S = 60.0
+# fdatasync waits on the disk, not the CPU: enough threads for hundreds of streams
+DISK_THREADS = 16
+
+
+_DISK: ThreadPoolExecutor | None = None
+
+
+def _disk() -> ThreadPoolExecutor:
+    """The threads that write and fdatasync segments, shared by every recording in the
+    process: apart from the default executor, where a yt-dlp resolve holds a thread for
+    seconds, so a burst of resolves cannot hold up the writes of recordings under way."""
+    global _DISK
+    if _DISK is None:
+        _DISK = ThreadPoolExecutor(max_workers=DISK_THREADS, thread_name_prefix="capture-disk")
+    return _DISK
 
 
 @dataclass(frozen=True)
@@ -108,8 +124,8 @@ class Poller:
         self.on_progress = on_progress
         self.meta = meta or {}
         self.clock = clock
-        self._client = client
-        self._own_client = client is None
+        # a client the caller hands in; else the loop's shared aiohttp fetcher (Recorder.run)
+        self._http: Fetcher | None = HttpxFetcher(client) if client is not None else None
         self.refresher = Refresher(resolver, url, clock)
 
         self.info: BroadcastInfo | None = None
@@ -144,10 +160,9 @@ class Poller:
     # ---- helpers ---------------------------------------------------------------------
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = http_client(self.policy)
-        return self._client
+    def client(self) -> Fetcher:
+        assert self._http is not None, "the recorder sets its fetcher before polling"
+        return self._http
 
     def _progress(self, status: str = "recording") -> None:
         if self.on_progress is None:
@@ -177,7 +192,7 @@ class Poller:
     async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
         assert self.writer is not None
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(_disk(), fn, *args)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise _Finish(
@@ -368,7 +383,7 @@ class Poller:
         assert self.media_url is not None
         url = self.media_url
         try:
-            body = await fetch(self.client, url, MAX_PLAYLIST_BYTES)
+            body = await self.client.get(url, MAX_PLAYLIST_BYTES)
             if self._last_playlist is not None and (url, body) == self._last_playlist[:2]:
                 return self._last_playlist[2], body
             # the same bytes parse to the same playlist: parse only when they changed

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from streamer.capture.clock import Clock
-from streamer.capture.fetch import fetch_retrying
+from streamer.capture.fetch import Fetcher, fetch_retrying
 from streamer.capture.playlist import MediaPlaylist, choose_variant, parse
 from streamer.errors import CaptureError, StreamerError
 from streamer.youtube import (
@@ -45,7 +45,9 @@ class Located:
     key: str  # format id (or URL) / variant: a change opens a new part
 
 
-async def locate(info: BroadcastInfo, client: httpx.AsyncClient, max_height: int) -> Located:
+async def locate(
+    info: BroadcastInfo, client: Fetcher | httpx.AsyncClient, max_height: int
+) -> Located:
     """The media playlist of a resolved broadcast, choosing a variant from a master."""
     if info.manifest_url is None:
         raise CaptureError(f"{info.url}: no HLS manifest to record")

@@ -205,6 +205,8 @@ def _print_workers(console: Console, data: dict[str, Any]) -> None:
         for q, c in sorted(data["queues"].items())
     )
     console.print(f"queues: {depth or 'empty'}")
+    for warning in data.get("queue_warnings", []):
+        console.print(f"[yellow]{warning}[/yellow]")
 
 
 def register(app: typer.Typer) -> None:

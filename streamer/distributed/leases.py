@@ -39,6 +39,7 @@ class Lease:
     owner: str
     token: int
     expires_at: datetime  # the database's clock
+    stop_requested: bool = False  # the media team asked the holder to stop
 
 
 class LeaseLost(Exception):
@@ -53,6 +54,8 @@ ON CONFLICT (broadcast_id) DO UPDATE SET
                THEN l.token ELSE l.token + 1 END,
   acquired_at = CASE WHEN l.owner = excluded.owner AND l.expires_at > clock_timestamp()
                THEN l.acquired_at ELSE clock_timestamp() END,
+  stop_requested = CASE WHEN l.owner = excluded.owner AND l.expires_at > clock_timestamp()
+               THEN l.stop_requested ELSE false END,
   owner = excluded.owner,
   expires_at = excluded.expires_at
 WHERE l.expires_at <= clock_timestamp() OR l.owner = excluded.owner
@@ -63,7 +66,7 @@ _RENEW = """
 UPDATE streamer_capture_leases
 SET expires_at = clock_timestamp() + %(ttl)s * interval '1 second'
 WHERE broadcast_id = %(b)s AND owner = %(o)s AND token = %(t)s AND expires_at > clock_timestamp()
-RETURNING expires_at
+RETURNING expires_at, stop_requested
 """
 
 _FENCE = """
@@ -105,7 +108,9 @@ class CaptureLeases:
         except BaseException:
             await self.close()
             raise
-        return None if row is None else Lease(lease.broadcast, lease.owner, lease.token, row[0])
+        if row is None:
+            return None
+        return Lease(lease.broadcast, lease.owner, lease.token, row[0], bool(row[1]))
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -173,6 +178,8 @@ class LeaseKeeper:
         self._margin = leases.ttl_s * margin
         self._deadline = clock() + leases.ttl_s - self._margin
         self.lost = asyncio.Event()
+        self.stop_requested = asyncio.Event()
+        self._abandoned: set[asyncio.Future[Lease | None]] = set()
 
     def valid(self) -> bool:
         if not self.lost.is_set() and self._clock() >= self._deadline:
@@ -193,11 +200,20 @@ class LeaseKeeper:
             if not self.valid():
                 break
             sent = self._clock()
+            renewal = asyncio.ensure_future(self.leases.renew(self.lease))
+            await asyncio.wait({renewal}, timeout=max(0.1, self._deadline - sent))
+            if not renewal.done():
+                # not awaited: on a dead link, cancelling a query can itself hang (psycopg
+                # sends a cancel request over a new connection); the deadline must not wait
+                renewal.cancel()
+                self._abandoned.add(renewal)
+                renewal.add_done_callback(_consume)
+                renewal.add_done_callback(self._abandoned.discard)
+                log.warning("capture lease of %s: renewal unanswered", self.lease.broadcast)
+                continue  # the local deadline decides
             try:
-                renewed = await asyncio.wait_for(
-                    self.leases.renew(self.lease), timeout=max(0.1, self._deadline - sent)
-                )
-            except (psycopg.Error, OSError, TimeoutError) as exc:
+                renewed = renewal.result()
+            except (psycopg.Error, OSError) as exc:
                 log.warning("capture lease of %s: renewal failed (%r)", self.lease.broadcast, exc)
                 continue  # the local deadline decides
             if renewed is None:
@@ -205,4 +221,12 @@ class LeaseKeeper:
                 self.lost.set()
                 break
             self.lease = renewed
+            if renewed.stop_requested:
+                self.stop_requested.set()
             self._deadline = sent + self.leases.ttl_s - self._margin
+
+
+def _consume(future: asyncio.Future[Lease | None]) -> None:
+    """Retrieve an abandoned renewal's outcome, so asyncio does not log it as unhandled."""
+    if not future.cancelled():
+        future.exception()

@@ -10,6 +10,7 @@ import psycopg
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from streamer.distributed.app import QUEUES
 from streamer.distributed.db import connect_sync
 from streamer.distributed.workers import HEARTBEAT_S
 
@@ -33,6 +34,18 @@ _DURATIONS = (
 )
 
 
+def unserved(listened: set[str]) -> list[str]:
+    """A warning per queue no live worker takes jobs from ("*": every queue)."""
+    if "*" in listened:
+        return []
+    return [
+        f"no worker takes the {queue!r} queue: its jobs wait"
+        f" (start `streamer worker --queues {queue}`)"
+        for queue in QUEUES
+        if queue not in listened
+    ]
+
+
 def snapshot(dsn: str) -> dict[str, Any]:
     """``{"workers": [...], "queues": {queue: {status: n}}}`` (times as ISO strings)."""
     with connect_sync(dsn) as conn:
@@ -41,7 +54,9 @@ def snapshot(dsn: str) -> dict[str, Any]:
     queues: dict[str, dict[str, int]] = {}
     for queue, status, n in depth:
         queues.setdefault(queue, {})[status] = int(n)
+    listened = {q for w in workers for q in w[3]}
     return {
+        "queue_warnings": unserved(listened),
         "workers": [
             {
                 "name": w[0],

@@ -11,14 +11,12 @@ Unpublishing stays in this process: the media team waits for its answer (and its
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from procrastinate import App
-from procrastinate.exceptions import AlreadyEnqueued
 
-from streamer.distributed.tasks import STAGE_TASKS, UNPUBLISH
+from streamer.distributed.tasks import STAGE_TASKS, UNPUBLISH, defer_stage
 from streamer.pipeline.runner import InProcessRunner
 
 T = TypeVar("T")
@@ -35,14 +33,8 @@ class ProcrastinateRunner:
         if name is None or name == UNPUBLISH:
             return await self._local.run(fn, *args)
         _settings, event_id, session_id, *rest = args
-        kwargs: dict[str, Any] = {"event_id": event_id, "session_id": session_id}
-        if rest:
-            kwargs["force"] = bool(rest[0])
-        task = self.app.configure_task(
-            name,
-            lock=f"session:{event_id}.{session_id}",
-            queueing_lock=f"{name}:{event_id}.{session_id}",
-        )
-        with contextlib.suppress(AlreadyEnqueued):  # the same stage is already waiting
-            self.deferred.append(await task.defer_async(**kwargs))
+        force = bool(rest[0]) if rest else False
+        job = await defer_stage(self.app, name, event_id, session_id, force=force)
+        if job is not None:  # None: the same stage is already waiting
+            self.deferred.append(job)
         return cast(T, None)  # fire and forget: the outcome is in the state DB

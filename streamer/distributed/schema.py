@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS streamer_capture_leases (
     acquired_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL
 );
+-- the media team's "stop": the holder sees it at its next renewal and stops cleanly
+ALTER TABLE streamer_capture_leases
+    ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS streamer_workers (
     name text PRIMARY KEY,
     host text NOT NULL,

@@ -25,6 +25,7 @@ from streamer.pipeline.states import SessionState
 
 log = logging.getLogger(__name__)
 
+CAPTURE = "streamer.capture_broadcast"
 PROCESS = "streamer.process_session"
 SPLIT = "streamer.split_session"
 PUBLISH = "streamer.publish_session"
@@ -62,6 +63,56 @@ def ensure_recording(settings: Settings, event_id: str, session_id: str) -> None
         log.warning("no raw recording of %s.%s in the raw store", event_id, s.broadcast_id)
 
 
+async def defer_stage(
+    app: App, name: str, event_id: str, session_id: str, *, force: bool = False
+) -> int | None:
+    """Queue a session's stage job; None when the same one is already waiting.
+
+    The queueing lock refuses a second waiting copy; the lock keeps two stages of one
+    session from running at once on two workers."""
+    kwargs: dict[str, Any] = {"event_id": event_id, "session_id": session_id}
+    if force:
+        kwargs["force"] = True
+    task = app.configure_task(
+        name,
+        lock=f"session:{event_id}.{session_id}",
+        queueing_lock=f"{name}:{event_id}.{session_id}",
+    )
+    try:
+        return await task.defer_async(**kwargs)
+    except AlreadyEnqueued:
+        return None
+
+
+async def defer_capture(
+    app: App, event_id: str, broadcast_id: str, *, manual: bool = False
+) -> int | None:
+    """Queue "capture broadcast B"; None when one is already waiting. No ``lock``: the
+    capture lease, not the queue, decides who captures (a stalled job must not block)."""
+    task = app.configure_task(CAPTURE, queueing_lock=f"{CAPTURE}:{event_id}.{broadcast_id}")
+    try:
+        return await task.defer_async(event_id=event_id, broadcast_id=broadcast_id, manual=manual)
+    except AlreadyEnqueued:
+        return None
+
+
+async def capture_broadcast(
+    context: JobContext, event_id: str, broadcast_id: str, manual: bool = False
+) -> str:
+    from streamer.distributed.capture_job import capture_broadcast as run
+    from streamer.distributed.workers import worker_name
+
+    async def process(eid: str, sid: str) -> None:
+        await defer_stage(context.app, PROCESS, eid, sid)
+
+    # one owner per job: two jobs of one broadcast on one worker must not share a lease
+    owner = f"{worker_name()}/job{context.job.id}"
+    return await run(
+        settings_of(context), event_id, broadcast_id, owner=owner, defer_process=process,
+        manual=manual,
+    )  # fmt: skip
+
+
 async def _retry_later(context: JobContext, settings: Settings, event_id: str, sid: str) -> None:
     s = stages.store_for(settings).session(event_id, sid)
     if s.state != SessionState.FAILED or s.next_try_at is None:
@@ -76,6 +127,12 @@ async def process_session(
     context: JobContext, event_id: str, session_id: str, force: bool = False
 ) -> None:
     settings = settings_of(context)
+    s = stages.store_for(settings).session(event_id, session_id)
+    if s.state == SessionState.PUBLISHED and not force:
+        # planned twice (the planner at its end, the capture job at the broadcast's end) and
+        # the first already published: the second is no second publish
+        log.info("%s is published already: nothing to do", s.key)
+        return
     await asyncio.to_thread(ensure_recording, settings, event_id, session_id)
     await asyncio.to_thread(stages.process_stage, settings, event_id, session_id, force)
     await _retry_later(context, settings, event_id, session_id)
@@ -109,6 +166,7 @@ STAGE_TASKS: dict[Any, str] = {
 def register(app: App) -> None:
     """Register every stage task on ``app`` (each App gets its own task objects)."""
     specs: list[tuple[Any, str, str]] = [
+        (capture_broadcast, CAPTURE, "capture"),
         (process_session, PROCESS, "split"),
         (split_session, SPLIT, "split"),
         (publish_session, PUBLISH, "publish"),

@@ -38,6 +38,17 @@ class WorkerInfo:
     running: list[dict[str, Any]]  # {"id", "task", "queue", "args"}
 
 
+class StreamerWorker(Worker):
+    """procrastinate's worker, whose stop (SIGTERM/SIGINT) also stops its capture jobs the
+    way a restart does: the lease is freed at once and another worker resumes the capture."""
+
+    def stop(self) -> None:
+        from streamer.distributed.capture_job import RUNNING
+
+        RUNNING.close_all()
+        super().stop()  # type: ignore[no-untyped-call]
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -93,7 +104,7 @@ async def run_worker(
     """Run stage jobs until SIGTERM/SIGINT (procrastinate finishes the running ones first)."""
     name = name or worker_name()
     listened = list(queues) if queues else ["*"]
-    worker = Worker(
+    worker = StreamerWorker(
         app=app,
         queues=list(queues) if queues else None,
         concurrency=concurrency,

@@ -48,8 +48,12 @@ class Captures:
         *,
         emit: Emit,
         on_end: Callable[[str, str], None],
+        owned: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
+        # False once a capture job's lease is lost: from then on this capture writes nothing
+        # (no state, no recording row) and stops, because another worker owns the broadcast
+        self.owned = owned
         self.store = store
         self.resolver = resolver
         self._emit = emit
@@ -68,9 +72,9 @@ class Captures:
         task = self._tasks.get(key)
         if task is not None and not task.done():
             return False
-        self._stops[key] = asyncio.Event()
+        stop = self._stops[key] = asyncio.Event()
         self._tasks[key] = asyncio.get_running_loop().create_task(
-            self._capture(event_id, broadcast_id, manual=manual)
+            self.run(event_id, broadcast_id, stop, manual=manual)
         )
         return True
 
@@ -93,10 +97,14 @@ class Captures:
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=30)
 
-    async def _capture(self, event_id: str, broadcast_id: str, *, manual: bool) -> None:
+    async def run(
+        self, event_id: str, broadcast_id: str, stop: asyncio.Event, *, manual: bool = False
+    ) -> None:
+        """Watch and capture one broadcast until it is over or ``stop`` is set: the body of
+        an embedded capture task, and of a capture job on a worker (under its lease)."""
         key = f"{event_id}.{broadcast_id}"
+        self._stops[key] = stop  # so that close() stops it too
         b = self.store.broadcast(event_id, broadcast_id)
-        stop = self._stops[key]
         if not b.url:
             self.mark(b, B.MISSING, "no URL in the schedule")
             return
@@ -117,7 +125,7 @@ class Captures:
             log.exception("capture of %s failed", key)
             self.mark(b, B.FAILED, str(exc))
         finally:
-            if not self._closing:
+            if not self._closing and self.owned():
                 self._on_end(event_id, broadcast_id)
 
     async def _follow(
@@ -170,8 +178,8 @@ class Captures:
             resume = False
             did_record = True
             recorded.update(_recorded_videos(rec_dir, outcome))
-            if self._closing:
-                return  # stays live: the next start resumes the capture
+            if self._closing or not self.owned():
+                return  # stays live: the next start (or the lease's new owner) resumes
             if outcome.state == "failed":
                 if outcome.reason.startswith("disk full") and now() < not_after:
                     # space may come back (someone frees it): try again, resuming the recording
@@ -280,6 +288,8 @@ class Captures:
         )
         outcome = healed.record
         done = self._progress.get(key, {})
+        if not self.owned():
+            return outcome  # the new owner records the recording's state from here
         self._save_recording(
             b.event_id,
             b.id,
@@ -292,6 +302,8 @@ class Captures:
         return outcome
 
     def _on_progress(self, event_id: str, broadcast_id: str, p: Any) -> None:
+        if not self.owned():
+            return
         key = f"{event_id}.{broadcast_id}"
         before = self._progress.get(key, {})
         segments, nbytes, gaps = int(p.segments), int(p.bytes), int(p.gaps)
@@ -313,6 +325,9 @@ class Captures:
             self._progress[key]["saved"] = before.get("saved", 0)
 
     def mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> None:
+        if not self.owned():
+            log.warning("%s.%s: lease lost, %s not recorded", b.event_id, b.id, target)
+            return
         try:
             self.store.set_broadcast_state(b.event_id, b.id, target, reason)
         except IllegalTransition as exc:
@@ -322,7 +337,9 @@ class Captures:
 
     def _save_recording(self, event_id: str, broadcast_id: str, **fields: Any) -> None:
         """Bookkeeping only (the timeline is the truth): a DB that cannot be written (locked
-        too long, its disk full) must not stop a capture."""
+        too long, its disk full) must not stop a capture. Nothing once the lease is lost."""
+        if not self.owned():
+            return
         try:
             self.store.save_recording(event_id, broadcast_id, **fields)
         except StateError as exc:

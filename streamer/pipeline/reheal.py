@@ -45,6 +45,14 @@ class HealWatch:
         self._seen[path] = (stamp, found)
         return found
 
+    def filled_for(self, store: Store, s: SessionView) -> datetime | None:
+        """The last fill of a session's recording, read where this process finds it (the
+        recording dir here; the distributed planner reads the raw store instead)."""
+        rec = store.recording(s.event_id, s.broadcast_id)
+        if rec is None or not rec.dir:
+            return None
+        return self.filled_at(Path(rec.dir))
+
     def due(self, store: Store, sessions: list[SessionView]) -> list[SessionView]:
         """The incomplete sessions published before their recording was last healed (each
         once per fill)."""
@@ -52,10 +60,7 @@ class HealWatch:
         for s in sessions:
             if s.state != SessionState.INCOMPLETE or s.published_at is None:
                 continue
-            rec = store.recording(s.event_id, s.broadcast_id)
-            if rec is None or not rec.dir:
-                continue
-            filled = self.filled_at(Path(rec.dir))
+            filled = self.filled_for(store, s)
             if filled is not None and filled > s.published_at and self._handed.get(s.key) != filled:
                 self._handed[s.key] = filled  # once per fill, even while its re-cut is queued
                 out.append(s)

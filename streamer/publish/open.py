@@ -43,6 +43,7 @@ def open_storage(settings: Settings, url: str | None = None) -> Storage:
             concurrency=settings.s3_concurrency,
             presign=settings.s3_presign,
             presign_expires_s=settings.s3_presign_expires_s,
+            sign_payload=settings.s3_sign_payload,
             public_base_url=settings.public_base_url,
             retry=RetryPolicy(total_s=settings.s3_retry_total_s),
         )

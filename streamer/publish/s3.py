@@ -9,6 +9,13 @@ CRC64NVME from the parts'. After an upload, ``head`` verifies the size, our ``sh
 the one combined from the parts' CRCs that botocore computed from the bytes it sent;
 ``verify_read=True`` reads the file again and also checks its sha256.
 
+The bodies are not SHA256-signed (SigV4 ``UNSIGNED-PAYLOAD``): every body goes up with a
+checksum the store verifies in a signed header (CRC64NVME for media, SHA256 for JSON), which is
+the condition on which botocore itself stops signing bodies over TLS. Signing them again costs a
+SHA256 of every byte (0.75 CPU-s per 500 MB here), the largest client-side cost on plain-HTTP
+endpoints; ``sign_payload=True`` restores it for a plain-HTTP store on an untrusted network
+(where a CRC, unlike the signature, can be forged to match altered bytes).
+
 Every operation is retried as a whole, with backoff and a bounded total time, on connection
 errors, 5xx and throttling; botocore's own retries sit underneath.
 """
@@ -116,6 +123,7 @@ class S3Storage:
         retry: RetryPolicy | None = None,
         client: S3Client | None = None,
         verify_read: bool = False,
+        sign_payload: bool = False,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -138,7 +146,11 @@ class S3Storage:
             config = Config(
                 region_name=region,
                 signature_version="s3v4",  # presigned URLs too (R2 and AWS accept only v4)
-                s3={"addressing_style": "path" if path_style else "auto"},
+                s3={
+                    "addressing_style": "path" if path_style else "auto",
+                    # the checksum header (signed) covers the body: see the module docstring
+                    "payload_signing_enabled": sign_payload,
+                },
                 retries={"mode": "standard", "max_attempts": self.retry.botocore_attempts},
                 connect_timeout=self.retry.connect_timeout_s,
                 read_timeout=self.retry.read_timeout_s,

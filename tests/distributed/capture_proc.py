@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from streamer.capture.hls import RecordResult, record
@@ -36,7 +37,7 @@ async def main(dsn: str, url: str, data: Path, endpoint: str, bucket: str, ttl: 
     leases = CaptureLeases(dsn, f"proc:{os.getpid()}", ttl_s=ttl)
     rec_dir = data / "recordings" / "testcon" / "day1"
 
-    async def recorder(stop: asyncio.Event) -> RecordResult:
+    async def recorder(stop: asyncio.Event, owned: Callable[[], bool]) -> RecordResult:
         print("capturing", flush=True)
         return await record(url, rec_dir, stop=stop, duration_s=duration, stall_timeout_s=10)
 

@@ -85,3 +85,33 @@ def children() -> Iterator[list[Child]]:
     yield started
     for child in started:
         child.stop()
+
+
+class Logged:
+    """A long-running child (``streamer run`` or ``worker``) whose output goes to a log file,
+    so a chatty process never blocks on a full pipe."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
+        self.log = log
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen([*prefix, sys.executable, *args], cwd=ROOT, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def tail(self, n: int = 3000) -> str:
+        return self.log.read_text("utf-8", errors="replace")[-n:]
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+        self.proc.wait(timeout=30)

@@ -71,6 +71,10 @@ def test_one_planner_serves_and_the_standby_takes_over(
     (w,) = status["workers"]
     assert w["pid"] == worker.pid and w["queues"] == ["split", "publish"]
     assert w["host"] and w["last_heartbeat"] and w["running"] == []
+    # nothing captures: the status says so (captures are jobs of the capture queue)
+    assert [q for q in ("capture", "split", "publish") if q in str(status["queue_warnings"])] == [
+        "capture"
+    ]
     text = httpx.get(f"http://127.0.0.1:{ports[leader]}/metrics", timeout=10).text
     assert "streamer_workers 1.0" in text and "streamer_job_seconds" in text
 

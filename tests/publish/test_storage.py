@@ -145,7 +145,7 @@ def test_s3_parts_carry_crc64nvme_not_sha256(moto_s3: MotoS3, bucket: str, tmp_p
     sent: list[dict[str, str]] = []
     store.client.meta.events.register(
         "before-send.s3.UploadPart",
-        lambda request, **_: sent.append({k.lower(): str(v) for k, v in request.headers.items()}),
+        lambda request, **_: sent.append({k.lower(): _text(v) for k, v in request.headers.items()}),
     )
     path, sha = _file(tmp_path, 11 * MB)
     store.put_file("ev/p.mp4", path, content_type="video/mp4", cache_control="c", sha256=sha)
@@ -153,6 +153,33 @@ def test_s3_parts_carry_crc64nvme_not_sha256(moto_s3: MotoS3, bucket: str, tmp_p
     for headers in sent:
         assert "x-amz-checksum-crc64nvme" in headers
         assert not any(k.startswith("x-amz-checksum-sha") for k in headers)
+        # the signed checksum header covers the body: no second SHA256 of it for SigV4
+        assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+        assert "x-amz-checksum-crc64nvme" in headers["authorization"]
+
+
+@pytest.mark.parametrize("sign", [False, True], ids=["unsigned", "signed"])
+def test_s3_payload_signing_is_an_opt_in(
+    moto_s3: MotoS3, bucket: str, tmp_path: Path, sign: bool
+) -> None:
+    """``sign_payload=True`` signs every body (plain HTTP on an untrusted network)."""
+    store = make_s3(moto_s3, bucket, sign_payload=sign)
+    sent: list[str] = []
+    store.client.meta.events.register(
+        "before-send.s3.*",
+        lambda request, **_: sent.append(_text(request.headers.get("x-amz-content-sha256"))),
+    )
+    path, sha = _file(tmp_path, 6 * MB)
+    store.put_file("ev/s.mp4", path, content_type="video/mp4", cache_control="c", sha256=sha)
+    store.put_bytes("ev/s.json", b"{}", content_type="application/json", cache_control="c")
+    assert store.get_bytes("ev/s.json") == b"{}"
+    with_body = [h for h in sent if h != hashlib.sha256(b"").hexdigest()]
+    assert with_body  # parts, complete, the JSON
+    assert all((h == "UNSIGNED-PAYLOAD") != sign for h in with_body)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _part_checksums(path: Path, part: int) -> list[str]:
