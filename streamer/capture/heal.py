@@ -219,6 +219,8 @@ class Healer:
             "source_status": report.status,
             "remaining_s": round(sum((e - s).total_seconds() for s, e, _ in report.remaining), 3),
             "final": bool(final),
+            # the timeline's end when this pass began: it tried every hole before it
+            "seen_until": iso(timeline.end) if timeline.end is not None else None,
         }
         writer.write_meta(meta)
 

@@ -24,7 +24,7 @@ import httpx
 from streamer.capture.clock import SYSTEM_CLOCK, Clock
 from streamer.capture.fetch import shared_fetcher
 from streamer.capture.poller import Poller, Progress, State, _Finish
-from streamer.capture.refresh import locate
+from streamer.capture.refresh import Located, locate
 from streamer.capture.timeline import Timeline, TimelineWriter
 from streamer.config import Settings
 from streamer.errors import FetchError, ResolveError, StreamerError
@@ -40,6 +40,13 @@ SYNC_INTERVAL_S = 5.0
 # Compatibility: the error the poller used to raise for HTTP statuses.
 HttpError = FetchError
 __all__ = ["HttpError", "Progress", "RecordResult", "Recorder", "State", "record"]
+
+
+def _transient(exc: BaseException) -> bool:
+    """A fetch failure a retry may cure: 5xx, 429, a transport error that says so."""
+    if not isinstance(exc, FetchError):
+        return False
+    return exc.transient if exc.status is None else exc.status >= 500 or exc.status == 429
 
 
 @dataclass
@@ -94,12 +101,29 @@ class Recorder(Poller):
         if info.manifest_url is None:
             return self._result("failed", f"{self.url}: no HLS manifest to record")
         try:
-            await self._adopt(await locate(info, self.client, self.max_height))
+            await self._adopt(await self._locate(info))
         except StreamerError as exc:
-            return self._result(
-                "failed", str(exc) if self.url in str(exc) else f"{self.url}: {exc}"
-            )
+            # resuming into an outage that outlasted the stall watchdog: watch again
+            state = "stalled" if self.resumed and _transient(exc) else "failed"
+            return self._result(state, str(exc) if self.url in str(exc) else f"{self.url}: {exc}")
         return None
+
+    async def _locate(self, info: BroadcastInfo) -> Located:
+        """The media playlist. A resumed recording rides out a source outage as its loop
+        would (a restart during a drop is no failure), until the stall watchdog or a stop."""
+        began = self.clock.monotonic()
+        while True:
+            try:
+                return await locate(info, self.client, self.max_height)
+            except FetchError as exc:
+                waited = self.clock.monotonic() - began
+                if not (self.resumed and _transient(exc)) or self.stop.is_set():
+                    raise
+                if waited >= self.stall_timeout_s:
+                    raise
+                self.failures += 1
+                self.last_error = f"playlist: {exc}"
+                await self.clock.sleep(self._backoff(), self.stop)
 
     async def _run(self) -> RecordResult:
         self._resume_state()

@@ -18,7 +18,7 @@ from streamer.pipeline.marks import cut_by
 from streamer.pipeline.runner import Runner
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_DONE, SessionState
 from streamer.pipeline.store import SessionView, Store
-from streamer.timeutil import now
+from streamer.timeutil import now, parse_iso
 
 S = SessionState
 COVER_POLL_S = 5.0  # how soon to look again when capture has not yet reached a session's end
@@ -112,10 +112,24 @@ class Processor:
 
 
 def covers(recording: Path, until: datetime) -> bool:
-    """The recording's complete-up-to mark (the end of its last segment) is at or past
-    ``until``, or its heal says nothing more will come (``heal.final``)."""
+    """The recording is complete up to ``until``: its last segment ends at or past it, and
+    every hole before it has been tried by a heal that could not fill it (a pass that began
+    once the hole was closed: ``heal.seen_until``; the DVR may still hold what a hole
+    lacks, so cutting before would publish a false incomplete VOD). Or its heal says
+    nothing more will come (``heal.final``). A hole no heal pass has looked at yet (the first
+    comes some seconds into a capture, or into a restarted one) holds the session too; on a
+    generic HLS source, which has no DVR to heal from, that is until the broadcast is over.
+    """
     timeline = Timeline.load(recording)
     heal = timeline.meta.get("heal")
     if isinstance(heal, dict) and heal.get("final") is True:
         return True
-    return timeline.end is not None and timeline.end >= until
+    if timeline.end is None or timeline.end < until:
+        return False
+    seen = heal.get("seen_until") if isinstance(heal, dict) else None
+    seen_until = parse_iso(seen) if isinstance(seen, str) else None
+    return all(
+        seen_until is not None and hole.end <= seen_until
+        for hole in timeline.gaps()
+        if hole.start < until
+    )

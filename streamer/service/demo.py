@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.errors import ConfigError, StorageError, StreamerError
 from streamer.pipeline.orchestrator import Orchestrator
@@ -161,6 +162,7 @@ async def _follow(
     outage_s = max(WINDOW_S + 2, OUTAGE_SHARE * session_s)
     cut, stopped = False, False
     seen: dict[str, str] = {}
+    healed_at: datetime | None = None
     while True:
         moment = now()
         clock = f"{moment.astimezone(program.event.tz):%H:%M:%S}"
@@ -185,6 +187,11 @@ async def _follow(
         # an incomplete session waits for the heal's re-cut until the broadcast is over
         over = orch.store.broadcast(program.event.id, program.broadcasts[0].id).state
         settled = all(v.state in SESSION_DONE for v in views) and over in BROADCAST_OVER
+        if settled and any(v.state == SessionState.INCOMPLETE for v in views):
+            # an incomplete VOD may still be healed and re-cut: wait for the final heal
+            if healed_at is None and _heal_final(orch, program):
+                healed_at = moment
+            settled = healed_at is not None and moment > healed_at + timedelta(seconds=15)
         failed_for_good = [
             v for v in views if v.state == SessionState.FAILED and v.next_try_at is None
         ]
@@ -196,6 +203,16 @@ async def _follow(
         ):
             return
         await asyncio.sleep(1.0)
+
+
+def _heal_final(orch: Orchestrator, program: Program) -> bool:
+    """Whether the heal of the demo's recording has declared itself final (nothing more
+    will come from the source), after which no re-cut is still on its way."""
+    rec = orch.store.recording(program.event.id, program.broadcasts[0].id)
+    if rec is None or not rec.dir:
+        return True
+    heal = Timeline.load(Path(rec.dir)).meta.get("heal")
+    return isinstance(heal, dict) and heal.get("final") is True
 
 
 def _banner(console: Console, program: Program, sim_url: str, base: str, files: Path) -> None:

@@ -13,6 +13,7 @@ from streamer.config import Settings
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import SessionView, Store
+from streamer.timeutil import iso
 from tests.pipeline.test_states_store import T0, program
 
 
@@ -85,5 +86,46 @@ def test_a_gap_the_heal_declared_final_does_not_hold_the_session(tmp_path: Path)
         return None
 
     processor = Processor(settings, store, runs, Hooks(noop, noop, noop, noop))  # type: ignore[arg-type]
+    asyncio.run(processor.process("forum", "a"))
+    assert runs.calls == [("forum", "a")]
+
+
+def test_a_hole_no_heal_has_tried_yet_holds_the_session(tmp_path: Path) -> None:
+    """Capture went past the session's end, but over a hole (a restart or an outage longer
+    than the HLS window): the DVR may still hold it, so the session waits for a heal pass
+    that saw the hole (found by the crash harness: a false incomplete v1, then v2)."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    store = Store(settings.db_url)
+    store.sync_program(program("a"))  # a: T0 to T0 + 25 min
+    store.set_broadcast_state("forum", "day1", BroadcastState.WATCHING)
+    store.set_broadcast_state("forum", "day1", BroadcastState.LIVE)
+    rec = tmp_path / "recordings" / "forum" / "day1"
+    store.save_recording("forum", "day1", dir=str(rec))
+    hole = range(300, 310)  # 10:10-10:10:20 missing
+    with TimelineWriter(rec) as writer:
+        writer.start()
+        for seq in range(0, 26 * 30):
+            if seq not in hole:
+                start = T0 + timedelta(seconds=2 * seq)
+                writer.write_segment(0, seq, b"\0" * 100, start, 2.0, True)
+    runs, later = Runs(), []
+
+    def noop(*_: Any) -> None:
+        return None
+
+    def look_again(_: SessionView, at: datetime) -> None:
+        later.append(at)
+
+    processor = Processor(settings, store, runs, Hooks(noop, noop, noop, look_again))  # type: ignore[arg-type]
+    asyncio.run(processor.process("forum", "a"))  # no heal pass yet (a restart a moment ago)
+    assert runs.calls == [] and len(later) == 1
+    with TimelineWriter(rec) as writer:  # a pass that began before capture went past the hole
+        writer.write_meta(
+            {"heal": {"final": False, "seen_until": iso(T0 + timedelta(seconds=600))}}
+        )
+    asyncio.run(processor.process("forum", "a"))
+    assert runs.calls == [] and len(later) == 2  # held: looked at again shortly
+    with TimelineWriter(rec) as writer:  # the next pass saw the hole and could not fill it
+        writer.write_meta({"heal": {"final": False, "seen_until": iso(T0 + timedelta(hours=1))}})
     asyncio.run(processor.process("forum", "a"))
     assert runs.calls == [("forum", "a")]
