@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import re
 import shutil
 import socket
@@ -53,6 +55,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A directory that ``build`` fills once per test run, shared by the xdist workers.
+
+    Pre-encoded media are read-only, so one copy serves every worker: the first to ask builds
+    it under a lock while the others wait, then all reuse it (without xdist: once per session).
+    """
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's root; each worker's own basetemp is a folder in it
+    root = base / f"once-{name}"
+    with open(base / f"once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / ".built").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            build(root)
+            (root / ".built").touch()
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -243,5 +265,6 @@ def replay_segments(root: Path, count: int, width: int = 320, height: int = 180)
 
 @pytest.fixture(scope="session")
 def live_segments(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
-    """Two minutes of real segments for :class:`ScriptedLive`, made once per session."""
-    return replay_segments(tmp_path_factory.mktemp("scripted"), 120)
+    """Two minutes of real segments for :class:`ScriptedLive`, made once per run."""
+    root = built_once(tmp_path_factory, "scripted", lambda out: replay_segments(out, 120))
+    return replay_segments(root, 120)  # read back: prepare() finds the files made

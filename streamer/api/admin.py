@@ -75,9 +75,11 @@ def cut(
     control: ControlDep,
     session_id: SessionId,
     request: Annotated[CutBody, Body(openapi_examples=CUT_EXAMPLES)],
+    http: Request,
 ) -> dict[str, Any]:
     """Correct a session's cut points, then re-split and republish it."""
-    return control.cut(session_id, request)
+    where = f"api {http.client.host}" if http.client else "api"  # for the audit log
+    return control.cut(session_id, request, source=where)
 
 
 @router.get(

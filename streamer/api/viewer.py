@@ -300,6 +300,7 @@ async def program_page(
                 "badge_label": BADGES[ui][kind],
                 "thumbnail_url": row.get("thumbnail_url"),
                 "watch_url": row.get("watch_url"),
+                "delay": _delay(row, kind, ui, tz),
             }
         )
     today = moment.astimezone(tz).date().isoformat()
@@ -322,6 +323,20 @@ async def program_page(
         "default_day": default_day,
     }
     return _remember(_html(ctx, "index.html", context, ui), lang)
+
+
+def _delay(row: dict[str, Any], kind: str, lang: str, tz: ZoneInfo) -> str:
+    """ "running ~7 min late · 10:37–11:17" for a session not yet over on a day that runs
+    late or early (the orchestrator's running delay); empty otherwise."""
+    label = row.get("delay_label")
+    delay_s = row.get("delay_s")
+    if kind not in ("upcoming", "live") or not isinstance(label, dict):
+        return ""
+    if not isinstance(delay_s, int | float) or round(abs(delay_s) / 60) == 0:
+        return ""
+    text = str(label.get(lang) or label.get("en") or "")
+    start, end = _local(row.get("predicted_start"), tz), _local(row.get("predicted_end"), tz)
+    return f"{text} · {start:%H:%M}–{end:%H:%M}" if text and start and end else text
 
 
 def _not_found(ctx: AppContext, lang: str) -> HTMLResponse:

@@ -119,7 +119,7 @@ def status(
     from streamer.pipeline.store import Store
 
     settings = _settings()
-    data = status_of(Store(settings.db_url))
+    data = status_of(Store(settings.db_url), vods_dir=settings.vods_dir)
     if settings.runner == "procrastinate":
         from streamer.distributed.db import settings_dsn
         from streamer.distributed.monitor import snapshot
@@ -167,10 +167,16 @@ def _print_status(data: dict[str, Any]) -> None:
         st.add_column("cov", justify="right", min_width=4)
         st.add_column("title", overflow="ellipsis", no_wrap=True, max_width=22)
         st.add_column("delay", no_wrap=True)
+        st.add_column("cut", no_wrap=True)
         st.add_column("reason", overflow="fold")
         for x in (x for x in data["sessions"] if x["event_id"] == eid):
             cov = f"{x['coverage']:.0%}" if x["coverage"] is not None else ""
             delay = x.get("delay_text", "")
+            cut = x.get("cut_source") or ""
+            if x.get("confidence") is not None:
+                cut += f" {x['confidence']:.2f}"
+            if x.get("needs_review"):
+                cut += " REVIEW"
             st.add_row(
                 x["id"],
                 _when(x["start"]),
@@ -178,6 +184,7 @@ def _print_status(data: dict[str, Any]) -> None:
                 cov,
                 x["title_text"],
                 "" if delay == "on time" else delay,
+                cut,
                 x["reason"] or "",
             )
         console.print(st)

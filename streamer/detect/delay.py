@@ -45,9 +45,20 @@ def predict(
     return out
 
 
-def describe(delay_s: float) -> str:
-    """``running ~7 min late`` / ``running ~2 min early`` / ``on time``."""
+def describe(delay_s: float, lang: str = "en") -> str:
+    """``running ~7 min late`` / ``running ~2 min early`` / ``on time``; in Korean
+    ``약 7분 지연`` / ``약 2분 일찍`` / ``정시 진행``."""
     minutes = round(abs(delay_s) / 60)
+    late = delay_s > 0
+    if lang == "ko":
+        if minutes == 0:
+            return "정시 진행"
+        return f"약 {minutes}분 {'지연' if late else '일찍'}"
     if minutes == 0:
         return "on time"
-    return f"running ~{minutes} min {'late' if delay_s > 0 else 'early'}"
+    return f"running ~{minutes} min {'late' if late else 'early'}"
+
+
+def labels(delay_s: float) -> dict[str, str]:
+    """The delay in every language the service speaks."""
+    return {lang: describe(delay_s, lang) for lang in ("en", "ko")}

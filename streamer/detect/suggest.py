@@ -14,6 +14,7 @@ The session's confidence is the lower of its two edges'.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -172,17 +173,27 @@ def suggest_sessions(
     settings: Settings | None = None,
     marks: list[Mark] | None = None,
     analysis: Analysis | None = None,
+    centres: Mapping[str, tuple[datetime, datetime]] | None = None,
 ) -> list[Suggestion]:
-    """A suggestion per session (in schedule order); marks override the analysis."""
+    """A suggestion per session (in schedule order); marks override the analysis.
+
+    ``centres`` (session id → start, end) moves the search of those sessions from the
+    scheduled times to others: the predicted window on a day running late."""
     settings = settings or Settings()
     ordered = sorted(sessions, key=lambda s: s.start)
-    analysis = analysis or analyse_windows(timeline, ordered, settings)
+    moved = {
+        s.id: s.model_copy(update={"start": centres[s.id][0], "end": centres[s.id][1]})
+        for s in ordered
+        if centres and s.id in centres
+    }
+    searched = [moved.get(s.id, s) for s in ordered]
+    analysis = analysis or analyse_windows(timeline, searched, settings)
     by_edge = {(m.session_id, m.edge): m for m in marks or []}
     out: list[Suggestion] = []
     previous_start: datetime | None = None
-    for s in ordered:
+    for s, c in zip(ordered, searched, strict=True):
         edges: dict[Edge, tuple[datetime, float, list[Signal]]] = {}
-        for edge, scheduled in ((Edge.START, s.start), (Edge.END, s.end)):
+        for edge, scheduled in ((Edge.START, c.start), (Edge.END, c.end)):
             mark = by_edge.get((s.id, edge))
             if mark is not None:
                 edges[edge] = (mark.at, 1.0, [Signal("mark", mark.at, 1.0)])
@@ -195,7 +206,7 @@ def suggest_sessions(
             edges[edge] = _pick(edge, scheduled, analysis, settings, after)
         start, end = edges[Edge.START], edges[Edge.END]
         if end[0] <= start[0]:  # never an empty or inverted window: fall back to the schedule
-            end = (max(s.end, start[0] + timedelta(seconds=MIN_SESSION_S)), SCHEDULE_SCORE, [])
+            end = (max(c.end, start[0] + timedelta(seconds=MIN_SESSION_S)), SCHEDULE_SCORE, [])
         previous_start = start[0]
         out.append(Suggestion(s, start[0], end[0], min(start[1], end[1]), [*start[2], *end[2]]))
     return out

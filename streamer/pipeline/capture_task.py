@@ -17,12 +17,14 @@ from typing import Any
 
 from streamer import metrics
 from streamer.capture.backfill import record_after_end, record_with_backfill
+from streamer.capture.clock import SYSTEM_CLOCK, Clock
 from streamer.capture.heal import HealReport
 from streamer.capture.hls import RecordResult
 from streamer.capture.timeline import Timeline
 from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, ResolveError, StateError, StreamerError
+from streamer.pipeline.marks import broadcast_until
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import BroadcastView, Store
 from streamer.timeutil import now
@@ -50,6 +52,7 @@ class Captures:
         emit: Emit,
         on_end: Callable[[str, str], None],
         owned: Callable[[], bool] = lambda: True,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         # False once a capture job's lease is lost: from then on this capture writes nothing
@@ -59,6 +62,8 @@ class Captures:
         self.resolver = resolver
         self._emit = emit
         self._on_end = on_end  # a capture ended (not at shutdown): plan its sessions
+        self.clock = clock  # injected: a late day is tested in simulated time (None: the
+        # system clock, read through this module's ``now``)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
         self._progress: dict[str, dict[str, Any]] = {}
@@ -112,9 +117,16 @@ class Captures:
         rec_dir = recording_dir(self.settings, event_id, broadcast_id)
         self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
-        not_after = (max(b.end, now()) if manual else b.end) + late
+        began = self._now()
+
+        def limit() -> datetime:
+            """Until when to follow: the predicted end of the day (a late day's marks move it
+            while the capture runs) plus the late limit; "record" also counts from now."""
+            end = self.until(b)
+            return (max(end, began) if manual else end) + late
+
         try:
-            await self._follow(b, rec_dir, not_after, stop)
+            await self._follow(b, rec_dir, limit, stop)
         except ResolveError as exc:
             hint = f" (hint: {exc.hint})" if exc.hint else ""
             self.mark(b, B.FAILED, f"{exc.kind}: {exc}{hint}")
@@ -129,12 +141,37 @@ class Captures:
             if not self._closing and self.owned():
                 self._on_end(event_id, broadcast_id)
 
+    def until(self, b: BroadcastView) -> datetime:
+        """The broadcast's end as predicted by the running delay (its scheduled end at least)."""
+        try:
+            return broadcast_until(self.store, b.event_id, b.id)
+        except StreamerError as exc:  # the state DB hiccuped: the schedule still holds
+            log.warning("predicted end of %s.%s unknown: %s", b.event_id, b.id, exc)
+            return b.end
+
+    def _watch_clock(self) -> dict[str, Any]:
+        """The watch's clock and sleep: the injected clock's, else the watcher's own."""
+        if self.clock is None:
+            return {}
+        return {"clock": self.clock.now, "sleep": self._sleep}
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else now()
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        await (self.clock or SYSTEM_CLOCK).sleep(seconds, stop)
+
     async def _follow(
-        self, b: BroadcastView, rec_dir: Path, not_after: datetime, stop: asyncio.Event
+        self,
+        b: BroadcastView,
+        rec_dir: Path,
+        limit: Callable[[], datetime],
+        stop: asyncio.Event,
     ) -> None:
         """Watch and record until the broadcast is over, stopped, or the service closes.
 
-        Every watch, the first and each restart, runs to the end plus the late limit."""
+        Every watch, the first and each restart, runs to the predicted end plus the late
+        limit, looked up afresh each time (a mark may have moved it)."""
         assert b.url is not None
         resume = b.state == B.LIVE  # a restart inside the window: record at once
         recorded: set[str] = set()  # video ids recorded in this window
@@ -144,10 +181,11 @@ class Captures:
             if not resume:
                 why = "ended early; watching for a restart" if did_record else None
                 self.mark(b, B.WATCHING, why)
+                watch_until = limit()
                 watched = await watch(
                     self.resolver,
                     b.url,
-                    not_after=not_after,
+                    not_after=watch_until,
                     poll_s=self.settings.watch_poll_s,
                     start=b.start,
                     window_start=b.start - timedelta(seconds=self.settings.watch_lead_s),
@@ -155,6 +193,7 @@ class Captures:
                     unavailable_until=b.start + late,
                     on_status=lambda status: self._on_watch(b, status),
                     stop=stop,
+                    **self._watch_clock(),
                 )
                 if watched.state == "stopped":
                     self.mark(b, B.ENDED if did_record else B.PLANNED, "stopped")
@@ -162,19 +201,23 @@ class Captures:
                 if watched.state == "failed":
                     self.mark(b, B.FAILED, watched.reason)
                     return
+                if watched.state == "missed" and limit() > watch_until:
+                    continue  # a mark moved the day's end while it watched: keep watching
                 if watched.state != "live":
                     info = watched.info
-                    if not did_record and watched.state == "ended" and self._ours(b, info):
+                    if not did_record and watched.state == "ended" and _ours(info, limit()):
                         # it ended before any service life recorded it (or all of it): the
                         # source still holds it (post_live fragments, was_live archive)
                         assert info is not None
                         await self._record_after_end(b, rec_dir, info, stop)
                         return
-                    if did_record and watched.state == "ended" and now() < not_after:
+                    if did_record and watched.state == "ended" and self._now() < limit():
                         self._warn_watch_url(b)
                         # the same stream is over; a new one may start before the limit
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), self.settings.watch_poll_s)
+                        await self._sleep(self.settings.watch_poll_s, stop)
+                        if stop.is_set():
+                            self.mark(b, B.ENDED, "stopped")
+                            return
                         continue
                     if did_record:
                         self.mark(b, B.ENDED, "no restart before the window ended")
@@ -182,25 +225,24 @@ class Captures:
                         target = B.MISSING if watched.state == "missed" else B.ENDED
                         self.mark(b, target, watched.reason)
                     return
-            outcome = await self._record(b, rec_dir, not_after, stop, resumed=resume)
+            outcome = await self._record(b, rec_dir, limit, stop, resumed=resume)
             resumed, resume = resume, False
             did_record = True
             recorded.update(_recorded_videos(rec_dir, outcome))
             if self._closing or not self.owned():
                 return  # stays live: the next start (or the lease's new owner) resumes
-            if resumed and outcome.state == "ended" and self._ours(b, outcome.info):
+            if resumed and outcome.state == "ended" and _ours(outcome.info, limit()):
                 # resumed after the broadcast ended: what no service life recorded up to its
                 # end (after the last segment, too) comes from the source
                 assert outcome.info is not None
                 await self._record_after_end(b, rec_dir, outcome.info, stop)
                 return
             if outcome.state == "failed":
-                if outcome.reason.startswith("disk full") and now() < not_after:
+                if outcome.reason.startswith("disk full") and self._now() < limit():
                     # space may come back (someone frees it): try again, resuming the recording
                     poll = self.settings.watch_poll_s
                     self.mark(b, B.LIVE, f"{outcome.reason}; trying again every {poll:g}s")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), poll)
+                    await self._sleep(poll, stop)
                     if not stop.is_set():
                         resume = True
                         continue
@@ -214,17 +256,8 @@ class Captures:
                 "broadcast.ended",
                 {"event_id": b.event_id, "broadcast_id": b.id, "state": outcome.state},
             )
-            if outcome.state == "stopped" or now() >= not_after:
+            if outcome.state == "stopped" or self._now() >= limit():
                 return
-
-    def _ours(self, b: BroadcastView, info: BroadcastInfo | None) -> bool:
-        """An ended video to record from the source afterwards: a YouTube broadcast that
-        went live before this window closed (the watcher already refused an older video on
-        a channel's /live)."""
-        if info is None or info.live_status not in ("post_live", "was_live"):
-            return False
-        late = timedelta(seconds=self.settings.late_limit_s)
-        return info.release_time is None or info.release_time <= b.end + late
 
     async def _record_after_end(
         self, b: BroadcastView, rec_dir: Path, info: BroadcastInfo, stop: asyncio.Event
@@ -329,7 +362,7 @@ class Captures:
         self,
         b: BroadcastView,
         rec_dir: Path,
-        until: datetime,
+        limit: Callable[[], datetime],
         stop: asyncio.Event,
         *,
         resumed: bool = False,
@@ -346,22 +379,33 @@ class Captures:
         def progress(p: Any) -> None:
             self._on_progress(b.event_id, b.id, p)
 
-        # backfill is a stage of capture: gaps are healed from the source's DVR while live and
-        # from post-live fragments or the archive after; a late start heals back to the start
-        healed = await record_with_backfill(
-            b.url,
-            rec_dir,
-            resolver=self.resolver,
-            settings=self.settings,
-            from_start=now() > b.start,
-            until=until,
-            stall_timeout_s=self.settings.stall_timeout_s,
-            stop=stop,
-            on_progress=progress,
-            # keep what the playlist window still holds of the broadcast so far
-            backfill_s=max(0.0, (now() - b.start).total_seconds()),
-            meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
-        )
+        while True:
+            until = limit()
+            # backfill is a stage of capture: gaps are healed from the source's DVR while live
+            # and from post-live fragments or the archive after; a late start heals back to
+            # the start
+            moment = self._now()
+            healed = await record_with_backfill(
+                b.url,
+                rec_dir,
+                resolver=self.resolver,
+                settings=self.settings,
+                from_start=moment > b.start,
+                until=until,
+                stall_timeout_s=self.settings.stall_timeout_s,
+                stop=stop,
+                on_progress=progress,
+                # keep what the playlist window still holds of the broadcast so far
+                backfill_s=max(0.0, (moment - b.start).total_seconds()),
+                meta={"event_id": b.event_id, "broadcast_id": b.id, "source_url": b.url},
+                clock=self.clock or SYSTEM_CLOCK,
+            )
+            reached = healed.record.state == "stopped" and not stop.is_set()
+            if not (reached and not self._closing and limit() > until):
+                break
+            # the end time passed, but a mark moved the day's end later while recording:
+            # go on in the same recording (the playlist window bridges the restart)
+            log.info("%s.%s: the day runs late; recording on until %s", b.event_id, b.id, limit())
         outcome = healed.record
         done = self._progress.get(key, {})
         if not self.owned():
@@ -420,6 +464,15 @@ class Captures:
             self.store.save_recording(event_id, broadcast_id, **fields)
         except StateError as exc:
             log.error("%s.%s: recording row not saved: %s", event_id, broadcast_id, exc)
+
+
+def _ours(info: BroadcastInfo | None, until: datetime) -> bool:
+    """An ended video to record from the source afterwards: a YouTube broadcast that went
+    live before this window closed (the watcher already refused an older video on a
+    channel's /live)."""
+    if info is None or info.live_status not in ("post_live", "was_live"):
+        return False
+    return info.release_time is None or info.release_time <= until
 
 
 def _after_end_reason(report: HealReport) -> str:

@@ -23,6 +23,7 @@ class CutRequest(BaseModel):
     end: datetime | None = None
     start_offset_s: float | None = Field(default=None, ge=-86400, le=86400, allow_inf_nan=False)
     end_offset_s: float | None = Field(default=None, ge=-86400, le=86400, allow_inf_nan=False)
+    by: str = Field(default="", max_length=120)  # who, for the audit log
 
     @model_validator(mode="after")
     def _one_form(self) -> CutRequest:
@@ -45,11 +46,20 @@ class MarkRequest(BaseModel):
 
 
 class AcceptRequest(BaseModel):
-    """Accept a session's held cut (``cut_policy: review``) and publish it."""
+    """Accept a session's cut and publish it: the held cut as it is (``cut_policy: review``),
+    or the window given (``start`` and/or ``end``, the other edge as the cut in force: re-cut
+    and published as version + 1).
+
+    ``revision`` is the cut's revision the request was made against (the review page's): when
+    the cut changed since (another operator accepted first), the request is refused (409) and
+    only logged, so two operators accepting at once end with exactly one result."""
 
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field(default="", max_length=120)
+    start: datetime | None = None
+    end: datetime | None = None
+    revision: int | None = Field(default=None, ge=0)
 
 
 def check_cut(
@@ -94,8 +104,9 @@ class Control(Protocol):
         """The program of one event, each session with ``state``, ``reason``, ``vod_id``."""
         ...
 
-    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
-        """Store a correction, re-split and republish that session; returns its new state."""
+    def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
+        """Store a correction, re-split and republish that session; returns its new state.
+        ``source`` (from where: ``api 10.0.0.5``, ``desk 10.0.0.5``) goes to the audit log."""
         ...
 
     def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
@@ -107,7 +118,8 @@ class Control(Protocol):
         ...
 
     def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
-        """Accept a held cut (``held`` → published); IllegalTransition when not held."""
+        """Accept a held cut (``held`` → published), or a given window (re-cut, published);
+        IllegalTransition when there is no held cut and no window, or the revision is stale."""
         ...
 
     def review(self, session_id: str) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from streamer.detect import Edge, Mark
-from streamer.detect.delay import predict
+from streamer.detect.delay import Predicted, predict
 from streamer.errors import InvalidRequest, StateError
+from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.rows import UTCDateTime
 from streamer.pipeline.store import Store
 from streamer.timeutil import iso, now
@@ -120,9 +121,11 @@ class MarkStore:
             raise InvalidRequest(f"mark time {at.isoformat()} has no UTC offset")
         s = self.store.find_session(session_ref)
         b = self.store.broadcast(s.event_id, s.broadcast_id)
-        if not b.start <= at <= b.end + timedelta(seconds=self.slack_s):
+        # a day running late is followed past its scheduled end: so are its marks
+        until = broadcast_until(self.store, s.event_id, s.broadcast_id)
+        if not b.start <= at <= until + timedelta(seconds=self.slack_s):
             raise InvalidRequest(
-                f"{iso(at)} is outside broadcast {b.id} ({iso(b.start)} .. {iso(b.end)}"
+                f"{iso(at)} is outside broadcast {b.id} ({iso(b.start)} .. {iso(until)}"
                 f" + {self.slack_s / 60:.0f} min)"
             )
         other = self.latest(s.event_id, s.id).get(Edge.END if edge is Edge.START else Edge.START)
@@ -170,14 +173,60 @@ class MarkStore:
         return [m.as_mark() for m in latest.values()]
 
 
-def predicted_end(store: Store, event_id: str, session_id: str) -> datetime | None:
-    """The session's end shifted by the running delay of its broadcast and day (the start marks
-    in force), or None when no start before it is marked."""
-    marks = MarkStore(store).in_force(event_id)
-    known = {m.session_id: m.at for m in marks if m.edge is Edge.START}
-    if not known:
-        return None
-    tz = store.program(event_id).event.tz
+def known_starts(store: Store, event_id: str) -> dict[str, datetime]:
+    """The real starts known per session, the strongest word winning as in the cut choice: a
+    correction's start, else a start mark, else an accepted cut's start. Corrections are read
+    from the audit log (one query; each correction is logged there with its window)."""
+    accepted, corrected = AuditLog(store).known_starts(event_id)
+    known = dict(accepted)
+    for m in MarkStore(store).in_force(event_id):
+        if m.edge is Edge.START:
+            known[m.session_id] = m.at
+    known.update(corrected)
+    return known
+
+
+def predicted_windows(store: Store, event_id: str) -> dict[str, Predicted]:
+    """Every session's predicted window under the running delay of its broadcast and day."""
     views = store.sessions(event_id)
-    p = predict([s.scheduled for s in views], known, tz).get(session_id)
+    if not views:
+        return {}
+    tz = store.program(event_id).event.tz
+    return predict([s.scheduled for s in views], known_starts(store, event_id), tz)
+
+
+def predicted_end(store: Store, event_id: str, session_id: str) -> datetime | None:
+    """The session's end shifted by the running delay of its broadcast and day, or None when
+    no start before it is known."""
+    p = predicted_windows(store, event_id).get(session_id)
     return p.end if p is not None and p.since is not None else None
+
+
+def cut_by(store: Store, event_id: str, session_id: str, scheduled_end: datetime) -> datetime:
+    """When the recording must reach before a session may be cut: its predicted end on a late
+    day, never before the scheduled end."""
+    predicted = predicted_end(store, event_id, session_id)
+    return scheduled_end if predicted is None else max(scheduled_end, predicted)
+
+
+def broadcast_until(store: Store, event_id: str, broadcast_id: str) -> datetime:
+    """How long a broadcast must be followed: its scheduled end, or the predicted end of its
+    last session when the day runs later than that (the late limit comes on top)."""
+    b = store.broadcast(event_id, broadcast_id)
+    windows = predicted_windows(store, event_id)
+    ends = [
+        windows[s.id].end
+        for s in store.sessions(event_id)
+        if s.broadcast_id == broadcast_id and s.id in windows
+    ]
+    return max([b.end, *ends])
+
+
+def revision(store: Store, event_id: str, session_id: str) -> int:
+    """How many times a person changed the session's cut (marks, corrections, resets, accepts):
+    a request made against an older revision lost a race and is refused."""
+    marks = MarkStore(store).history(event_id, session_id)
+    changes = [
+        e for e in AuditLog(store).history(event_id, session_id) if e.action is not Action.REFUSED
+    ]
+    return len(marks) + len(changes)

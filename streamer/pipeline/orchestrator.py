@@ -29,11 +29,18 @@ from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.detect import Edge, suggest_sessions
 from streamer.detect import Settings as DetectSettings
-from streamer.errors import NotFoundError, ScheduleError, StorageError, StreamerError
+from streamer.errors import (
+    IllegalTransition,
+    NotFoundError,
+    ScheduleError,
+    StorageError,
+    StreamerError,
+)
 from streamer.pipeline import stages
+from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore, predicted_end
+from streamer.pipeline.marks import MarkStore, broadcast_until, cut_by, revision
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.reheal import HealWatch
 from streamer.pipeline.retry import POLICY
@@ -47,13 +54,19 @@ from streamer.pipeline.states import (
     BroadcastState,
     SessionState,
 )
-from streamer.pipeline.status import broadcast_json, session_json, status_of
+from streamer.pipeline.status import (
+    add_running_delay,
+    broadcast_json,
+    session_json,
+    status_of,
+)
 from streamer.pipeline.store import Diff, SessionView
 from streamer.pipeline.sweep import sweep_split_work, sweep_storage
 from streamer.pipeline.webhooks import Notifier
 from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
-from streamer.timeutil import aware, now
+from streamer.timeutil import aware, now, parse_iso
+from streamer.vod.folder import Outputs, load_record
 from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
@@ -240,7 +253,7 @@ class Orchestrator:
             if b.state in BROADCAST_OVER:
                 self._remove_job(job_id)
                 continue
-            if moment > b.end + late:
+            if moment > broadcast_until(self.store, b.event_id, b.id) + late:  # a late day
                 self._remove_job(job_id)
                 target = B.MISSING if b.state == B.PLANNED else B.ENDED
                 reason = "its window was over when the service started"
@@ -282,8 +295,7 @@ class Orchestrator:
             self._remove_job(job_id)
             return
         # a day running late is cut at its predicted end, never before the scheduled one
-        predicted = predicted_end(self.store, s.event_id, s.id)
-        end = max(s.end, predicted) if predicted is not None else s.end
+        end = cut_by(self.store, s.event_id, s.id, s.end)
         at = end + timedelta(seconds=self.settings.grace_s)
         if s.state == S.FAILED:
             due = POLICY.next_try(s.attempts, s.next_try_at, s.updated_at)
@@ -390,13 +402,17 @@ class Orchestrator:
         return program if program is not None else self.store.program(event_id)
 
     def status(self) -> dict[str, Any]:
-        return status_of(self.store, self.programs, self.schedule_errors)
+        return status_of(
+            self.store, self.programs, self.schedule_errors, vods_dir=self.settings.vods_dir
+        )
 
     def sessions(self, event_id: str) -> list[dict[str, Any]]:
         program = self._program(event_id)
-        return [session_json(s, program) for s in self.store.sessions(event_id)]
+        rows = [session_json(s, program) for s in self.store.sessions(event_id)]
+        add_running_delay(self.store, rows, {event_id: program})  # the program shows it
+        return rows
 
-    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
+    def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
         s = self.store.find_session(session_id)
         program = self._program(s.event_id)
         tz = program.event.tz
@@ -409,18 +425,35 @@ class Orchestrator:
             start = s.start + timedelta(seconds=request.start_offset_s)
         if request.end_offset_s is not None:
             end = s.end + timedelta(seconds=request.end_offset_s)
+        self._check_window(s, start or s.start, end or s.end, tz)
+        self.store.add_correction(s.event_id, s.id, start, end)
+        reset = request.start_offset_s == 0 and request.end_offset_s == 0
+        AuditLog(self.store).add(
+            s.event_id,
+            s.id,
+            Action.RESET if reset else Action.CORRECTION,
+            by=request.by,
+            source=source,
+            start=start,
+            end=end,
+        )
+        if start is not None:
+            self._replan_after(s)
+        done = self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
+        return session_json(done, program)
+
+    def _check_window(self, s: SessionView, start: datetime, end: datetime, tz: Any) -> None:
+        """422 unless start < end inside the broadcast's window (a late day's predicted one),
+        before anything is stored."""
         b = self.store.broadcast(s.event_id, s.broadcast_id)
-        check_cut(  # 422 outside the broadcast's window, before anything is stored
-            start or s.start,
-            end or s.end,
-            broadcast=(b.start, b.end),
+        check_cut(
+            start,
+            end,
+            broadcast=(b.start, broadcast_until(self.store, s.event_id, s.broadcast_id)),
             lead_s=self.settings.watch_lead_s,
             late_s=self.settings.late_limit_s,
             tz=tz,
         )
-        self.store.add_correction(s.event_id, s.id, start, end)
-        done = self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
-        return session_json(done, program)
 
     def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
@@ -428,12 +461,18 @@ class Orchestrator:
         made = MarkStore(self.store).add(
             s.key, Edge(request.edge), at, by=request.by or "admin", source=source
         )
-        if self._loop is not None and request.edge == "start":
-            # the delay moves the later sessions' processing: plan them again
-            later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
-            for v in later:
-                self._loop.call_soon_threadsafe(self._plan_session, v)
+        if request.edge == "start":
+            self._replan_after(s)
         return made.to_json()
+
+    def _replan_after(self, s: SessionView) -> None:
+        """A known start moved the running delay: plan the later sessions' processing again
+        (the captures look their limit up afresh on their own)."""
+        if self._loop is None:
+            return
+        later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
+        for v in later:
+            self._loop.call_soon_threadsafe(self._plan_session, v)
 
     def suggest(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
@@ -453,16 +492,54 @@ class Orchestrator:
 
     def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
-        by = f"{request.by or 'admin'} ({source})"
+        tz = self._program(s.event_id).event.tz
+        start = aware(request.start, tz) if request.start else None
+        end = aware(request.end, tz) if request.end else None
+        if start is not None or end is not None:  # one edge given: the other as in force
+            info = self.review(session_id)
+            start = start or parse_iso(info["cut_start"])
+            end = end or parse_iso(info["cut_end"])
+            self._check_window(s, start, end, tz)
+        audit = AuditLog(self.store)
+        by = request.by or "admin"
 
-        async def go() -> None:
+        def refuse(why: str) -> IllegalTransition:
+            audit.add(s.event_id, s.id, Action.REFUSED, by=by, source=source, start=start,
+                      end=end, detail=why)  # fmt: skip
+            return IllegalTransition(f"{s.key}: {why}")
+
+        async def decide() -> bool:
+            """Under the session's lock: check the revision, then record the decision; True
+            when a re-cut of the given window is to follow."""
             async with self.processor.lock(f"{s.event_id}.{s.id}"):
+                now_rev = revision(self.store, s.event_id, s.id)
+                if request.revision is not None and request.revision != now_rev:
+                    raise refuse(
+                        f"the cut changed since revision {request.revision} (now {now_rev}, "
+                        "another accept came first): nothing changed; reload and review again"
+                    )
+                if start is not None:
+                    self.store.add_correction(s.event_id, s.id, start, end)
+                    audit.add(s.event_id, s.id, Action.CORRECTION, by=by, source=source,
+                              start=start, end=end, detail="accepted")  # fmt: skip
+                    return True
+                held = self.store.session(s.event_id, s.id)
+                if held.state != S.HELD:
+                    raise refuse(f"it is {held.state}, not held for review")
                 try:
-                    await self.runner.run(stages.accept_stage, self.settings, s.event_id, s.id, by)
+                    await self.runner.run(
+                        stages.accept_stage, self.settings, s.event_id, s.id, f"{by} ({source})"
+                    )
                 finally:
                     self._deliver()
+                window = held_window(self.settings, s.event_id, s.id)
+                audit.add(s.event_id, s.id, Action.ACCEPT, by=by, source=source,
+                          start=window[0], end=window[1], detail="held cut accepted")  # fmt: skip
+                return False
 
-        self._call(go())
+        if self._call(decide()):
+            self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
+        self._replan_after(s)
         return session_json(self.store.session(s.event_id, s.id), self._program(s.event_id))
 
     def review(self, session_id: str) -> dict[str, Any]:
@@ -514,6 +591,14 @@ class Orchestrator:
 
         result: dict[str, Any] = self._call(go())
         return result
+
+
+def held_window(settings: Settings, event_id: str, session_id: str) -> tuple[datetime, datetime]:
+    """The window of a session's cut as its VOD record says (the held cut just accepted)."""
+    record = load_record(Outputs.of(settings.vods_dir, event_id, session_id).json)
+    if record is None:
+        raise NotFoundError(f"{event_id}.{session_id}: no cut on disk")
+    return parse_iso(record.start), parse_iso(record.end)
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline import stages
+from streamer.pipeline.marks import cut_by
 from streamer.pipeline.runner import Runner
 from streamer.pipeline.states import BROADCAST_ACTIVE, SESSION_DONE, SessionState
 from streamer.pipeline.store import SessionView, Store
@@ -36,8 +37,16 @@ class Hooks:
 class Processor:
     """Runs split → publish (and unpublish) of sessions, one at a time per session."""
 
-    def __init__(self, settings: Settings, store: Store, runner: Runner, hooks: Hooks) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        runner: Runner,
+        hooks: Hooks,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
+        self.clock = clock  # injected: a late day is tested in simulated time (None: ``now``)
         self.store = store
         self.runner = runner
         self.hooks = hooks
@@ -61,11 +70,13 @@ class Processor:
             b = self.store.broadcast(event_id, s.broadcast_id)
             grace = timedelta(seconds=self.settings.grace_s)
             if b.state in BROADCAST_ACTIVE and not manual:
-                if now() < s.end + grace:
+                # a day running late is cut after its predicted end, not the scheduled one
+                end = cut_by(self.store, event_id, session_id, s.end)
+                if self._now() < end + grace:
                     self.hooks.plan(s)  # too early: the recording is still coming
                     return s
                 if not self.captured(s):  # e.g. just restarted: capture is re-fetching
-                    self.hooks.later(s, now() + timedelta(seconds=COVER_POLL_S))
+                    self.hooks.later(s, self._now() + timedelta(seconds=COVER_POLL_S))
                     return s
             try:
                 await self.runner.run(
@@ -78,15 +89,21 @@ class Processor:
                 self.hooks.retry(s)
             return s
 
+    def _now(self) -> datetime:
+        return self.clock() if self.clock is not None else now()
+
     def captured(self, s: SessionView) -> bool:
         """Whether a session of a broadcast still being captured may be cut: the timeline
         reaches past its end plus pad (what is missing inside is then a gap capture moved
         past), or the heal declared what remains final (``recording.json`` ``heal.final``).
-        A broadcast that is over needs neither: its capture, backfill included, has ended."""
+        A broadcast that is over needs neither: its capture, backfill included, has ended.
+        On a day running late the end is the predicted one."""
         rec = self.store.recording(s.event_id, s.broadcast_id)
         if rec is None or not rec.dir:
             return False
-        return covers(Path(rec.dir), s.end + timedelta(seconds=self.settings.pad_s))
+        end = cut_by(self.store, s.event_id, s.id, s.end)
+        until = end + timedelta(seconds=self.settings.pad_s)
+        return covers(Path(rec.dir), until)
 
     async def unpublish(self, event_id: str, session_id: str) -> SessionView:
         async with self.lock(f"{event_id}.{session_id}"):

@@ -14,7 +14,8 @@ from streamer import procs
 from streamer.capture.timeline import Timeline
 from streamer.detect import Edge
 from streamer.errors import InvalidRequest, NotFoundError
-from streamer.pipeline.marks import MarkStore
+from streamer.pipeline.audit import AuditLog
+from streamer.pipeline.marks import MarkStore, revision
 from streamer.pipeline.store import Store
 from streamer.schedule.model import Program
 from streamer.timeutil import iso
@@ -38,12 +39,16 @@ def review_of(store: Store, program: Program, session_id: str) -> dict[str, Any]
         "id": s.id,
         "event_id": s.event_id,
         "broadcast_id": s.broadcast_id,
+        "state": s.state,
+        "revision": revision(store, s.event_id, s.id),
         "scheduled_start": iso(s.start, tz),
         "scheduled_end": iso(s.end, tz),
         "cut_start": iso(start, tz),
         "cut_end": iso(end, tz),
         "marks": [m.to_json() for m in marks.history(s.event_id, s.id)],
         "corrections": store.corrections(s.event_id, s.id),
+        # corrections, resets, accepts and refused requests, with who and from where
+        "audit": [e.to_json() for e in AuditLog(store).history(s.event_id, s.id)],
     }
 
 

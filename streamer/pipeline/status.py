@@ -9,13 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streamer.capture.timeline import TIMELINE, Timeline
-from streamer.detect import Edge
-from streamer.detect.delay import describe, predict
-from streamer.pipeline.marks import MarkStore
-from streamer.pipeline.states import SESSION_PUBLISHED
+from streamer.detect.delay import describe, labels
+from streamer.pipeline.audit import Action, AuditEntry, AuditLog
+from streamer.pipeline.marks import predicted_windows
+from streamer.pipeline.states import SESSION_PUBLISHED, SessionState
 from streamer.pipeline.store import BroadcastView, SessionView, Store
 from streamer.schedule.model import Program, title_text
 from streamer.timeutil import iso, now
+from streamer.vod.folder import Outputs, load_record
 from streamer.youtube import ytdlp_environment
 
 
@@ -60,9 +61,14 @@ def session_json(s: SessionView, program: Program | ZoneInfo | None) -> dict[str
 
 
 def status_of(
-    store: Store, programs: dict[str, Program] | None = None, errors: list[str] | None = None
+    store: Store,
+    programs: dict[str, Program] | None = None,
+    errors: list[str] | None = None,
+    vods_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Everything ``status --json`` and ``GET /api/v1/admin/status`` show."""
+    """Everything ``status --json`` and ``GET /api/v1/admin/status`` show; with ``vods_dir``
+    each session also says which cut its VOD uses (``cut_source``, ``confidence``,
+    ``needs_review``), the sessions needing review first."""
     zones: dict[str, Program | ZoneInfo] = {
         e["id"]: ZoneInfo(e["timezone"]) for e in store.events()
     }
@@ -90,6 +96,9 @@ def status_of(
         broadcasts.append(row)
     sessions = [session_json(s, zones.get(s.event_id)) for s in store.sessions()]
     add_running_delay(store, sessions, zones)
+    if vods_dir is not None:
+        add_cut_info(store, sessions, vods_dir)
+        sessions.sort(key=lambda r: not r["needs_review"])  # stable: schedule order kept
     counts: dict[str, int] = {}
     for s in sessions:
         counts[s["state"]] = counts.get(s["state"], 0) + 1
@@ -132,18 +141,48 @@ def _figures(directory: str, size: int, mtime_ns: int) -> tuple[tuple[str, Any],
 def add_running_delay(
     store: Store, sessions: list[dict[str, Any]], zones: dict[str, Program | ZoneInfo]
 ) -> None:
-    """Each session's predicted window from the start marks in force (issue 13)."""
-    views = store.sessions()
-    marks = MarkStore(store)
-    for event_id in {s.event_id for s in views}:
+    """Each session's predicted window from the known starts (marks, corrections, accepted
+    cuts): ``predicted_start``, ``predicted_end``, ``delay_s``, ``delay_text`` (English) and
+    ``delay_label`` (``{"en", "ko"}``)."""
+    rows = {(r["event_id"], r["id"]): r for r in sessions}
+    for event_id in {r["event_id"] for r in sessions}:
         zone = zones.get(event_id)
         tz = zone.event.tz if isinstance(zone, Program) else zone or ZoneInfo("UTC")
-        known = {m.session_id: m.at for m in marks.in_force(event_id) if m.edge is Edge.START}
-        mine = [s.scheduled for s in views if s.event_id == event_id]
-        for sid, p in predict(mine, known, tz).items():
-            for row in sessions:
-                if row["event_id"] == event_id and row["id"] == sid:
-                    row["predicted_start"] = iso(p.start, tz)
-                    row["predicted_end"] = iso(p.end, tz)
-                    row["delay_s"] = round(p.delay_s, 1)
-                    row["delay_text"] = describe(p.delay_s)
+        for sid, p in predicted_windows(store, event_id).items():
+            row = rows.get((event_id, sid))
+            if row is None:
+                continue
+            row["predicted_start"] = iso(p.start, tz)
+            row["predicted_end"] = iso(p.end, tz)
+            row["delay_s"] = round(p.delay_s, 1)
+            row["delay_text"] = describe(p.delay_s)
+            row["delay_label"] = labels(p.delay_s)
+
+
+def add_cut_info(store: Store, sessions: list[dict[str, Any]], vods_dir: Path) -> None:
+    """Each session's cut as its VOD record says: ``cut_source`` (``schedule``, ``suggested``,
+    ``mark``, ``correction``, or ``accepted`` when a person accepted it at the desk or the
+    API), ``confidence`` (the suggestion's), ``cut_reason`` and ``needs_review`` (a held cut,
+    or a cut the policy flagged)."""
+    audit = AuditLog(store)
+    last: dict[tuple[str, str], AuditEntry] = {}
+    for event_id in {r["event_id"] for r in sessions}:
+        for e in audit.history(event_id):
+            if e.action is not Action.REFUSED:
+                last[(event_id, e.session_id)] = e
+    for row in sessions:
+        record = load_record(Outputs.of(vods_dir, row["event_id"], row["id"]).json)
+        cut = record.cut if record is not None else None
+        source: str | None = cut.source if cut is not None else None
+        latest = last.get((row["event_id"], row["id"]))
+        if (
+            cut is not None
+            and latest is not None
+            and (latest.action is Action.ACCEPT or latest.detail == "accepted")
+        ):
+            source = "accepted"
+        row["cut_source"] = source
+        row["confidence"] = cut.confidence if cut is not None else None
+        row["cut_reason"] = cut.reason if cut is not None else None
+        held = row.get("state") == SessionState.HELD
+        row["needs_review"] = held or bool(record is not None and record.needs_review)

@@ -5,7 +5,9 @@ served.
 The broadcast is YouTube-shaped (``simulate/youtube_media.py``): a short HLS window and a DVR
 of fMP4 fragments. During the second session the recorder's network drops for longer than the
 window, so the live edge alone would leave a hole; the heal fills it from the DVR, and the
-table shows full coverage with the healed (dvr) seconds per session."""
+table shows full coverage with the healed (dvr) seconds per session. Then a second table: on a
+simulated programme with known talk boundaries, each talk's scheduled, suggested and true
+start (``service/cutdemo.py``)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from streamer.capture.timeline import Timeline
 from streamer.config import Settings
-from streamer.errors import ConfigError, StorageError
+from streamer.errors import ConfigError, StorageError, StreamerError
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.states import BROADCAST_OVER, SESSION_DONE, SessionState
 from streamer.publish import Storage, open_storage
@@ -27,6 +30,7 @@ from streamer.publish.catalog import read_record
 from streamer.schedule.dump import dump_program
 from streamer.schedule.load import load_program
 from streamer.schedule.model import Program, title_text
+from streamer.service.cutdemo import run_cut_demo
 from streamer.service.serve import serve
 from streamer.simulate.youtube_info import SimulatedResolver
 from streamer.simulate.youtube_media import YouTubeMedia, prepare
@@ -134,6 +138,10 @@ async def run_demo(
             _banner(console, program, media.master_url(), base, demo_settings.data_dir)
             await _follow(orch, program, media, session_s, console)
             result = _summary(orch, program, published_at, demo_settings, console)
+            try:  # scheduled vs suggested vs true start, on a programme with known boundaries
+                await run_cut_demo(settings.data_dir / "demo-media", console)
+            except StreamerError as exc:
+                console.print(f"  cut detection demo skipped: {exc}")
             if not once and result.ok:
                 console.print("Serving until Ctrl-C.")
                 await asyncio.Event().wait()
@@ -154,6 +162,7 @@ async def _follow(
     outage_s = max(WINDOW_S + 2, OUTAGE_SHARE * session_s)
     cut, stopped = False, False
     seen: dict[str, str] = {}
+    healed_at: datetime | None = None
     while True:
         moment = now()
         clock = f"{moment.astimezone(program.event.tz):%H:%M:%S}"
@@ -178,6 +187,11 @@ async def _follow(
         # an incomplete session waits for the heal's re-cut until the broadcast is over
         over = orch.store.broadcast(program.event.id, program.broadcasts[0].id).state
         settled = all(v.state in SESSION_DONE for v in views) and over in BROADCAST_OVER
+        if settled and any(v.state == SessionState.INCOMPLETE for v in views):
+            # an incomplete VOD may still be healed and re-cut: wait for the final heal
+            if healed_at is None and _heal_final(orch, program):
+                healed_at = moment
+            settled = healed_at is not None and moment > healed_at + timedelta(seconds=15)
         failed_for_good = [
             v for v in views if v.state == SessionState.FAILED and v.next_try_at is None
         ]
@@ -189,6 +203,16 @@ async def _follow(
         ):
             return
         await asyncio.sleep(1.0)
+
+
+def _heal_final(orch: Orchestrator, program: Program) -> bool:
+    """Whether the heal of the demo's recording has declared itself final (nothing more
+    will come from the source), after which no re-cut is still on its way."""
+    rec = orch.store.recording(program.event.id, program.broadcasts[0].id)
+    if rec is None or not rec.dir:
+        return True
+    heal = Timeline.load(Path(rec.dir)).meta.get("heal")
+    return isinstance(heal, dict) and heal.get("final") is True
 
 
 def _banner(console: Console, program: Program, sim_url: str, base: str, files: Path) -> None:

@@ -32,7 +32,7 @@ from streamer.publish.local import LocalStorage
 from streamer.schedule.model import Broadcast, Event, Program, Session, Speaker
 from streamer.timeutil import iso, now
 from streamer.vod import VodRecord, dump, vod_id
-from tests.conftest import TEST_TOKEN
+from tests.conftest import TEST_TOKEN, built_once
 
 SEOUL = ZoneInfo("Asia/Seoul")
 EVENT_ID = "sejong-smartcity-forum-2021"
@@ -289,11 +289,12 @@ def make_jpg(path: Path, mp4: Path) -> None:
 
 @pytest.fixture(scope="session")
 def media_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("media")
-    mp4, jpg = base / "sample.mp4", base / "sample.jpg"
-    make_mp4(mp4)
-    make_jpg(jpg, mp4)
-    return mp4, jpg
+    def build(base: Path) -> None:
+        make_mp4(base / "sample.mp4")
+        make_jpg(base / "sample.jpg", base / "sample.mp4")
+
+    base = built_once(tmp_path_factory, "api-media", build)  # made once per run
+    return base / "sample.mp4", base / "sample.jpg"
 
 
 def vod_record(s: S, event_id: str = EVENT_ID, **update: Any) -> VodRecord:
@@ -419,7 +420,7 @@ class FakeControl:
             },
         ]
 
-    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
+    def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
         self._session(session_id)
         self.calls.append(("cut", (session_id, request)))
         return {
@@ -456,6 +457,8 @@ class FakeControl:
             "cut_end": "2021-04-27T11:00:00+09:00",
             "marks": [],
             "corrections": [],
+            "audit": [],
+            "revision": 4,
         }
 
     def preview(self, session_id: str, at: datetime) -> dict[str, Any]:

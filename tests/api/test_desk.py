@@ -170,7 +170,7 @@ def test_every_desk_action_needs_the_csrf_token(
     auth = desk(admin_client)
     auth.clock = lambda: datetime.now(UTC).timestamp() + auth.lifetime_s + 1
     assert admin_client.post(path, data={**fields, "csrf": csrf}).status_code == 401
-    assert [c for c in control.calls if c[0] in ("cut", "mark")] == []
+    assert [c for c in control.calls if c[0] in ("cut", "mark", "accept")] == []
 
 
 def test_accept_reset_and_mark_reach_the_orchestrator(
@@ -179,7 +179,8 @@ def test_accept_reset_and_mark_reach_the_orchestrator(
     csrf = sign_in(admin_client)
     base = "/admin/sessions/d1-newdeal"
     fields = {"start": "2021-04-27T10:03:30+09:00", "end": "2021-04-27T10:52:00+09:00"}
-    r = admin_client.post(f"{base}/accept", data={**fields, "csrf": csrf}, follow_redirects=False)
+    form = {**fields, "csrf": csrf, "revision": "4"}  # as the review page carries it
+    r = admin_client.post(f"{base}/accept", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"{base}?done=accept"
     r = admin_client.post(f"{base}/reset", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
@@ -187,11 +188,38 @@ def test_accept_reset_and_mark_reach_the_orchestrator(
         f"{base}/mark", data={"csrf": csrf, "edge": "end"}, follow_redirects=False
     )
     assert r.status_code == 303
+    # accept posts the edited window to Control.accept, with the revision the page showed
+    accepts = [c[1] for c in control.calls if c[0] == "accept"]
+    assert accepts[0][1].start == datetime.fromisoformat(fields["start"])
+    assert accepts[0][1].end == datetime.fromisoformat(fields["end"])
+    assert accepts[0][1].revision == 4
+    who = accepts[0][1].by
+    assert who.startswith("desk-")  # no name given at sign-in: the session's label
     cuts = [c[1] for c in control.calls if c[0] == "cut"]
-    assert cuts[0][1].start == datetime.fromisoformat(fields["start"])
-    assert cuts[1][1].start_offset_s == 0 and cuts[1][1].end_offset_s == 0
+    assert cuts == [("d1-newdeal", cuts[0][1])] and cuts[0][1].start_offset_s == 0
+    assert cuts[0][1].end_offset_s == 0 and cuts[0][1].by == who
     marks = [c[1] for c in control.calls if c[0] == "mark"]
-    assert marks[0][1].edge == "end" and marks[0][1].by.startswith("desk ")
+    assert marks[0][1].edge == "end" and marks[0][1].by == who
+
+
+def test_the_name_given_at_sign_in_signs_the_changes(
+    admin_client: TestClient, control: FakeControl
+) -> None:
+    r = admin_client.post(
+        "/admin/login", data={"token": TOKEN, "name": "  Kim  Minji "}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    page = admin_client.get("/admin/sessions/d1-newdeal").text
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found and 'name="revision" value="4"' in page
+    r = admin_client.post(
+        "/admin/sessions/d1-newdeal/mark",
+        data={"csrf": found.group(1), "edge": "start"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    marks = [c[1] for c in control.calls if c[0] == "mark"]
+    assert marks[0][1].by == "Kim Minji"
 
 
 def test_bad_desk_input_is_refused_with_a_reason(
@@ -204,7 +232,7 @@ def test_bad_desk_input_is_refused_with_a_reason(
     assert r.status_code == 422
     r = admin_client.post("/admin/sessions/nope/mark", data={"csrf": csrf, "edge": "start"})
     assert r.status_code == 404 and "nope" in r.text
-    assert [c for c in control.calls if c[0] in ("cut", "mark")] == []
+    assert [c for c in control.calls if c[0] in ("cut", "mark", "accept")] == []
 
 
 def test_the_review_page_without_a_recording(admin_client: TestClient) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from streamer.simulate import ReplayServer
 from streamer.simulate.youtube_media import Content, prepare
+from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small pictures keep several concurrent encoders cheap on a 2-core machine.
@@ -23,10 +24,12 @@ def streamer_cmd(*args: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def replay_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Pre-encoded replay segments, made once per session."""
-    root = tmp_path_factory.mktemp("replay")
-    ReplayServer(root, width=320, height=180, count=6, video_bitrate="300k").prepare()
-    return root
+    """Pre-encoded replay segments, made once per run."""
+
+    def build(root: Path) -> None:
+        ReplayServer(root, width=320, height=180, count=6, video_bitrate="300k").prepare()
+
+    return built_once(tmp_path_factory, "replay", build)
 
 
 @pytest.fixture
@@ -41,15 +44,19 @@ def replay(replay_cache: Path) -> Iterator[ReplayServer]:
 @pytest.fixture(scope="session")
 def yt_content(tmp_path_factory: pytest.TempPathFactory) -> Content:
     """The YouTube-shaped simulator's broadcast: 240 s at 160x90, 10 fps, 2 s segments."""
-    return prepare(tmp_path_factory.mktemp("yt"), duration_s=240, segment_s=2.0, width=160,
-                   height=90, fps=10)  # fmt: skip
+
+    def build(root: Path) -> Content:
+        return prepare(root, duration_s=240, segment_s=2.0, width=160, height=90, fps=10)
+
+    return build(built_once(tmp_path_factory, "yt", build))  # the second call finds it made
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def allow_loopback_sources() -> Iterator[None]:
     """The simulators here serve on 127.0.0.1, which the SSRF policy refuses by default:
-    every capture test opts in explicitly (Settings() reads the variable). Session-scoped,
-    so module-scoped recordings see it too."""
+    every capture test opts in explicitly (Settings() reads the variable). Module-scoped, so
+    module-scoped recordings see it too, and undone after each module: tests elsewhere in the
+    same process (an xdist worker runs many areas) keep the strict default."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")
         yield

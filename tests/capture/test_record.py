@@ -260,17 +260,27 @@ def _killed_recorder(root: Path, segs: list[bytes]) -> Outcome:
         first.wait()
         notes["before"] = _seg_rows(out)
         src.wait_produced(4, BOUND_S)  # the outage, counted in source segments
-        second = subprocess.run(
-            streamer_cmd("record", src.url, "--out", str(out), "--duration", "8"),
-            capture_output=True,
+        # runs until it holds the outage and 8 segments more, then a clean stop (SIGTERM):
+        # counted in segments, as a --duration would count the CLI's slow start on a loaded
+        # machine
+        second = subprocess.Popen(
+            streamer_cmd("record", src.url, "--out", str(out)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=BOUND_S,
             cwd=str(ROOT),
             env=env,
         )
+        deadline = time.monotonic() + BOUND_S
+        while _seg_rows(out) < notes["before"] + 4 + 8 and time.monotonic() < deadline:
+            if second.poll() is not None:
+                break
+            time.sleep(0.2)
+        second.terminate()
+        stdout, stderr = second.communicate(timeout=BOUND_S)
         notes["rc"] = second.returncode
-        notes["stdout"] = second.stdout
-        notes["stderr"] = second.stderr[-2000:]
+        notes["stdout"] = stdout
+        notes["stderr"] = stderr[-2000:]
     finally:
         src.close()
     return Outcome(None, Timeline.load(out), notes, source=src)

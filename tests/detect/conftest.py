@@ -7,6 +7,7 @@ real day's: 20-minute talks, up to 12 minutes late, ±15 minutes).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from streamer.capture.timeline import Timeline
 from streamer.detect import Settings
 from streamer.simulate.program import BreakKind, Day, DaySpec, plan_day, render_day
+from tests.conftest import built_once
 
 RADIUS_S = 120.0
 SETTINGS = Settings(radius_s=RADIUS_S)
@@ -46,11 +48,13 @@ class Rendered:
 
 
 def _render(factory: pytest.TempPathFactory, name: str, day_spec: DaySpec) -> Rendered:
-    base = factory.mktemp(name)
     day = plan_day(day_spec)
+    # encoded once per run; each worker gets its own copy, as the service writes beside it
+    shared = built_once(factory, f"detect-{name}", lambda out: render_day(day, out / "day1"))
+    base = factory.mktemp(name)
     schedule = base / "schedule.yaml"
     schedule.write_text(day.schedule_yaml())
-    return Rendered(day, render_day(day, base / "day1"), schedule)
+    return Rendered(day, shutil.copytree(shared / "day1", base / "day1"), schedule)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from streamer.config import Settings
 from streamer.detect import Edge
 from streamer.detect.delay import describe, predict
+from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.status import status_of
 from streamer.pipeline.store import Store
@@ -81,3 +82,26 @@ def test_status_shows_the_predicted_windows(settings: Settings, tmp_path: Path) 
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("running ~7 min late") == len(talks) - 1
+
+
+def test_a_corrected_start_is_a_known_point_too(settings: Settings) -> None:
+    """A correction's start (logged with its window) sets the delay, over a mark; a reset to the
+    schedule puts the day back on time."""
+    store = Store(settings.db_url)
+    store.sync_program(DAY.program())
+    talks = DAY.talks
+    event = DAY.program().event.id
+    MarkStore(store).add(
+        talks[1].id, Edge.START, talks[1].scheduled_start + SEVEN, by="kim", source="cli"
+    )
+    audit = AuditLog(store)
+    start = talks[1].scheduled_start + timedelta(minutes=9)
+    audit.add(event, talks[1].id, Action.CORRECTION, by="lee", source="desk", start=start)
+    rows = {r["id"]: r for r in status_of(store)["sessions"]}
+    assert rows[talks[3].id]["delay_s"] == 540
+    assert rows[talks[3].id]["delay_label"] == {"en": "running ~9 min late", "ko": "약 9분 지연"}
+    audit.add(event, talks[1].id, Action.RESET, by="lee", source="desk",
+              start=talks[1].scheduled_start)  # fmt: skip
+    rows = {r["id"]: r for r in status_of(store)["sessions"]}
+    store.close()
+    assert rows[talks[3].id]["delay_s"] == 0 and rows[talks[3].id]["delay_text"] == "on time"

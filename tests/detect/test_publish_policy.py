@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,11 +185,75 @@ def test_the_admin_api_accepts_a_held_cut(tmp_path: Path, slate_day: Rendered) -
             assert again.status_code == 409, again.text
             unknown = client.post("/api/v1/admin/sessions/nope/accept", headers=auth)
             assert unknown.status_code == 404
-        record = published(settings, ids[1])
-        assert record is not None and "accepted by kim (api" in record["cut"]["reason"]
-        assert index_ids(settings) == {ids[1]}  # the others stay held
-        assert orch.store.session(EVENT_ID, ids[0]).state == SessionState.HELD
+            record = published(settings, ids[1])
+            assert record is not None and "accepted by kim (api" in record["cut"]["reason"]
+            assert index_ids(settings) == {ids[1]}  # the others stay held
+            assert orch.store.session(EVENT_ID, ids[0]).state == SessionState.HELD
+            two_operators_accept_at_once(orch, client, ids[2], auth)
+            # status: which cut each VOD uses; the held ones (needing review) first
+            rows = client.get("/api/v1/admin/status", headers=auth).json()["sessions"]
+            by_id = {r["id"]: r for r in rows}
+            assert by_id[ids[1]]["cut_source"] == "accepted"
+            assert by_id[ids[1]]["confidence"] is not None
+            assert by_id[ids[1]]["needs_review"] is False
+            assert by_id[ids[0]]["needs_review"] is True
+            held = [r["id"] for r in rows if r["needs_review"]]
+            assert [r["id"] for r in rows[: len(held)]] == held and ids[0] in held
+        entries = orch.review(ids[1])["audit"]
+        assert [(e["action"], e["by"], e["source"]) for e in entries] == [
+            ("accept", "kim", "api testclient"),
+            ("refused", "admin", "api testclient"),  # the second accept, 409: logged only
+        ]
     finally:
         asyncio.run_coroutine_threadsafe(orch.shutdown(), loop).result(60)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def two_operators_accept_at_once(
+    orch: Orchestrator, client: TestClient, session_id: str, auth: dict[str, str]
+) -> None:
+    """Two operators, the same page (revision), different cuts, at the same moment: exactly
+    one is published; the other gets 409 and changes nothing; both are in the audit log."""
+    review = orch.review(session_id)
+    start = datetime.fromisoformat(review["scheduled_start"])
+    end = datetime.fromisoformat(review["scheduled_end"])
+    cuts = {
+        "kim": (start + timedelta(seconds=3), end - timedelta(seconds=2)),
+        "lee": (start + timedelta(seconds=5), end - timedelta(seconds=4)),
+    }
+    answers: dict[str, int] = {}
+    go = threading.Barrier(2)
+
+    def accept(who: str) -> None:
+        a, b = cuts[who]
+        body = {"by": who, "start": a.isoformat(), "end": b.isoformat(),
+                "revision": review["revision"]}  # fmt: skip
+        go.wait()
+        r = client.post(f"/api/v1/admin/sessions/{session_id}/accept", json=body, headers=auth)
+        answers[who] = r.status_code
+
+    threads = [threading.Thread(target=accept, args=(who,)) for who in cuts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert sorted(answers.values()) == [200, 409], answers
+    winner = next(who for who, code in answers.items() if code == 200)
+    loser = next(who for who in cuts if who != winner)
+    record = published(settings_of(orch), session_id)
+    assert record is not None
+    assert datetime.fromisoformat(record["start"]) == cuts[winner][0]
+    assert datetime.fromisoformat(record["end"]) == cuts[winner][1]
+    entries = orch.review(session_id)["audit"]
+    assert [(e["action"], e["by"]) for e in entries] == [
+        ("correction", winner),
+        ("refused", loser),
+    ]
+    assert all(e["source"] == "api testclient" for e in entries)
+    assert "revision" in entries[1]["detail"]
+    assert orch.review(session_id)["revision"] == review["revision"] + 1
+
+
+def settings_of(orch: Orchestrator) -> Settings:
+    return orch.settings

@@ -24,6 +24,7 @@ from streamer import procs
 from streamer.publish.local import LocalStorage
 from streamer.publish.s3 import RetryPolicy, S3Storage
 from streamer.publish.storage import Storage
+from tests.conftest import built_once
 
 MB = 1024 * 1024
 EVENT_ID = "forum-2021"
@@ -79,19 +80,16 @@ class MotoS3:
         )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _aws_dummies() -> Iterator[None]:
-    # moto checks no signatures; boto3 still wants some credentials, never real ones
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    # moto checks no signatures; boto3 still wants some credentials, never real ones. Undone
+    # after each module: an xdist worker runs other areas in the same process.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        if "AWS_DEFAULT_REGION" not in os.environ:
+            patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -168,8 +166,11 @@ def resolves(storage: Storage, url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two 2 s MP4s (different content) and a JPEG, made once per session."""
-    out = tmp_path_factory.mktemp("media")
+    """Two 2 s MP4s (different content) and a JPEG, made once per run."""
+    return built_once(tmp_path_factory, "publish-media", _make_media)
+
+
+def _make_media(out: Path) -> None:
     ffmpeg = procs.ffmpeg()
     for name, freq in (("a.mp4", 440), ("b.mp4", 880)):
         procs.run(
@@ -189,7 +190,6 @@ def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         timeout=60,
     )  # fmt: skip
-    return out
 
 
 def sha256_of(path: Path) -> str:

@@ -158,7 +158,7 @@ def test_schedule_importers(
 
 
 class CutOnly:
-    def cut(self, session_id: str, request: CutRequest) -> dict[str, Any]:
+    def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
         return {"id": session_id, "start": str(request.start), "end": str(request.end)}
 
 

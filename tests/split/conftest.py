@@ -24,6 +24,7 @@ import pytest
 
 from streamer.capture.timeline import TimelineWriter
 from streamer.schedule.model import Broadcast, Event, Program, Session, Speaker
+from tests.conftest import built_once
 
 FPS = 25
 SIZE = "320x180"
@@ -108,11 +109,13 @@ SESSIONS = [
 
 @pytest.fixture(scope="session")
 def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The two encodes (generated once)."""
-    base = tmp_path_factory.mktemp("split-source")
-    encode_hls(base / "a", 0, PART2_AT_S)
-    encode_hls(base / "b", PART2_AT_S * FPS, 20)
-    return base
+    """The two encodes (generated once per run)."""
+
+    def build(base: Path) -> None:
+        encode_hls(base / "a", 0, PART2_AT_S)
+        encode_hls(base / "b", PART2_AT_S * FPS, 20)
+
+    return built_once(tmp_path_factory, "split-source", build)
 
 
 def build_recording(source: Path, directory: Path) -> Path:

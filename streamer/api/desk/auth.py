@@ -48,10 +48,14 @@ class DeskAuth:
             given.strip().encode(), self.admin_token.encode()
         )
 
-    def issue(self) -> str:
-        """A new session cookie value."""
+    def issue(self, who: str = "") -> str:
+        """A new session cookie value; ``who`` (the name given at sign-in) signs the audit log."""
         payload = json.dumps(
-            {"n": secrets.token_urlsafe(16), "exp": self.clock() + self.lifetime_s}
+            {
+                "n": secrets.token_urlsafe(16),
+                "exp": self.clock() + self.lifetime_s,
+                "w": " ".join(who.split())[:60],
+            }
         )
         body = _b64(payload.encode())
         sig = hmac.new(self._key("desk-cookie"), body.encode(), hashlib.sha256).digest()
@@ -75,6 +79,15 @@ class DeskAuth:
         if exp <= self.clock() or nonce in self.revoked:
             return None
         return nonce
+
+    def who(self, cookie: str | None) -> str:
+        """The signed-in identity of a valid session: the name given at sign-in, else a label
+        of the session (``desk-`` + the first characters of its nonce); empty when invalid."""
+        nonce = self.session(cookie)
+        if nonce is None or cookie is None:
+            return ""
+        name = json.loads(_unb64(cookie.split(".")[0])).get("w")
+        return name if isinstance(name, str) and name else f"desk-{nonce[:6]}"
 
     def csrf(self, nonce: str) -> str:
         """The CSRF token of the session ``nonce``."""

@@ -73,7 +73,7 @@ async def login(ctx: ContextDep, request: Request) -> Response:
     if not auth.token_ok(form.get("token", "")):
         return render(ctx, request, "login.html", 403, message="wrong_token")
     response = redirect(request, "/admin/")
-    set_session(response, request, auth.issue())
+    set_session(response, request, auth.issue(form.get("name", "")))
     return response
 
 

@@ -3,6 +3,7 @@ markers, nudges, accept (re-cut and republish), reset to the schedule, marks, th
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from streamer.api.desk.pages import Refused, checked_form
 from streamer.api.desk.web import desk_auth, redirect, render, secure
 from streamer.api.models import ITEM_ID
 from streamer.errors import IllegalTransition, InvalidRequest, NotFoundError, StreamerError
-from streamer.pipeline.control import Control, CutRequest, MarkRequest
+from streamer.pipeline.control import AcceptRequest, Control, CutRequest, MarkRequest
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -111,16 +112,26 @@ async def _act(ctx: AppContext, request: Request, session_id: str, what: str) ->
         return _problem(ctx, request, 404, f"no session {session_id!r}")
     control = ctx.control
     where = f"desk {request.client.host}" if request.client else "desk"
+    who = desk_auth(request).who(request.cookies.get(COOKIE))  # the signed-in identity
     try:
         if what == "accept":
-            cut = CutRequest.model_validate({"start": form.get("start"), "end": form.get("end")})
-            await run_in_threadpool(control.cut, session_id, cut)
+            # the edited window, against the revision the page showed: of two operators
+            # accepting at once, the second is refused (409) and only logged
+            accept = AcceptRequest.model_validate(
+                {
+                    "start": form.get("start"),
+                    "end": form.get("end"),
+                    "by": who,
+                    "revision": form.get("revision") or None,
+                }
+            )
+            await run_in_threadpool(control.accept, session_id, accept, where)
         elif what == "reset":
-            cut = CutRequest(start_offset_s=0, end_offset_s=0)
-            await run_in_threadpool(control.cut, session_id, cut)
+            cut = CutRequest(start_offset_s=0, end_offset_s=0, by=who)
+            await run_in_threadpool(functools.partial(control.cut, source=where), session_id, cut)
         else:
             mark = MarkRequest.model_validate(
-                {"edge": form.get("edge"), "at": form.get("at") or None, "by": where}
+                {"edge": form.get("edge"), "at": form.get("at") or None, "by": who}
             )
             await run_in_threadpool(control.mark, session_id, mark, where)
     except ValidationError as exc:

@@ -1,0 +1,272 @@
+"""Issue 13, running delay: a day that runs 40 minutes late is fully recorded and every VOD is
+complete.
+
+Simulated time (a FakeClock shared by the source, the capture and the processing), so an hour
+and three quarters of broadcast runs in seconds whatever the machine's load. Real parts: real
+ffmpeg segments (one minute each, tiny) served live on 127.0.0.1, yt-dlp's generic extractor,
+the HLS poller, the state DB, the processing gate, ffmpeg cuts and the local store. What the
+test stands in for: YouTube saying "not live yet" before the late start, APScheduler (a loop
+that fires each session's process at the time the processing asked for, in simulated time) and
+the operator at the venue (marks at the moments talks really start).
+
+The day: scheduled 10:00–11:00 (three 20-minute talks), late limit 2 minutes. It goes live at
+10:40; the opening is marked at once (40 minutes late); the third talk starts 5 minutes later
+still, marked when it does; the stream ends at 11:45. By the schedule alone the capture would
+stop at 11:02 and cut at the scheduled windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from streamer import procs
+from streamer.capture.clock import FakeClock
+from streamer.capture.timeline import Timeline
+from streamer.config import Settings
+from streamer.detect import Edge
+from streamer.errors import NotLiveYet
+from streamer.pipeline import stages
+from streamer.pipeline.capture_task import Captures
+from streamer.pipeline.marks import MarkStore, cut_by
+from streamer.pipeline.processing import Hooks, Processor
+from streamer.pipeline.runner import InProcessRunner
+from streamer.pipeline.states import BroadcastState, SessionState
+from streamer.pipeline.store import SessionView
+from streamer.schedule.load import program_from_data
+from streamer.vod.folder import Outputs, load_record
+from streamer.youtube import BroadcastInfo, Resolver
+from tests.conftest import ScriptedLive
+
+SEG_S = 60.0
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
+LIVE_AT = T0 + timedelta(minutes=40)
+THIRD_AT = T0 + timedelta(minutes=85)  # the third talk: 5 minutes later still
+ENDS_AT = T0 + timedelta(minutes=105)
+TRUE = {  # what really happened
+    "opening": (LIVE_AT, LIVE_AT + timedelta(minutes=20)),
+    "keynote": (LIVE_AT + timedelta(minutes=20), LIVE_AT + timedelta(minutes=40)),
+    "panel": (THIRD_AT, ENDS_AT),
+}
+
+
+def m(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture(scope="module")
+def minute_segments(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    """70 consecutive one-minute TS segments (64×36, 1 fps, 8 kHz mono: ~125 KB each)."""
+    out = tmp_path_factory.mktemp("minutes")
+    procs.run(
+        [
+            procs.ffmpeg(), "-nostdin", "-hide_banner", "-v", "error",
+            "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=1",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000",
+            "-t", str(70 * SEG_S), "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+            "-c:a", "aac", "-ac", "1", "-b:a", "16k",
+            "-f", "segment", "-segment_time", str(SEG_S), "-segment_format", "mpegts",
+            "-reset_timestamps", "0", str(out / "seg%d.ts"),
+        ],
+        timeout=600,
+    )  # fmt: skip
+    return [(out / f"seg{i}.ts").read_bytes() for i in range(70)]
+
+
+class LateLive(ScriptedLive):
+    """The venue's stream: content from ``begins`` (its first playlist window), ENDLIST at
+    ``ends``; ``at`` runs callbacks (the operator) when the source's time first passes them."""
+
+    def __init__(
+        self,
+        segments: list[bytes],
+        clock: FakeClock,
+        *,
+        begins: datetime,
+        ends: datetime,
+        at: list[tuple[datetime, Callable[[], None]]],
+    ) -> None:
+        self._last = math.floor(ends.timestamp() / SEG_S) - 1
+        super().__init__(segments, segment_s=SEG_S, window=3, clock=lambda: clock.now().timestamp())
+        first = math.floor(begins.timestamp() / SEG_S)
+        self._origin = self._next_slot = self._skip_until = first
+        self.ends = ends
+        self.fake = clock
+        self.at = sorted(at, key=lambda a: a[0])
+
+    def _slot_now(self) -> int:
+        return min(super()._slot_now(), self._last)
+
+    def _produce(self) -> None:
+        while self.at and self.fake.now() >= self.at[0][0]:
+            self.at.pop(0)[1]()
+        super()._produce()
+        if self._next_slot > self._last:
+            self.ended = True
+
+
+class VenueResolver:
+    """yt-dlp's generic extractor on the loopback stream, which YouTube would show as "not
+    live yet" until the late start; resolves take no simulated time."""
+
+    def __init__(self, inner: Resolver, clock: FakeClock, live_at: datetime) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.live_at = live_at
+        self.budget = inner.budget
+        self.max_height = inner.max_height
+
+    def resolve(self, url: str) -> BroadcastInfo:
+        if self.clock.now() < self.live_at:
+            raise NotLiveYet("the stream is scheduled but not live yet", kind="not_live_yet")
+        with self.clock.hold():
+            return self.inner.resolve(url)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.slow  # ~25 s of ffmpeg and HTTP on the loaded machine (simulated time, no waits)
+def test_a_day_forty_minutes_late_is_fully_recorded_and_cut(
+    settings: Settings, minute_segments: list[bytes]
+) -> None:
+    settings = settings.model_copy(
+        update={
+            "late_limit_s": 120.0,
+            "watch_poll_s": 300.0,
+            "grace_s": 120.0,
+            "stall_timeout_s": 300.0,  # one-minute segments
+        }
+    )
+    clock = FakeClock(T0 - timedelta(minutes=2))
+    store = stages.store_for(settings)
+    marks = MarkStore(store)
+
+    def operator(session: str, at: datetime) -> Callable[[], None]:
+        def mark() -> None:
+            marks.add(session, Edge.START, at, by="floor", source="test")
+
+        return mark
+
+    live = LateLive(
+        minute_segments,
+        clock,
+        begins=LIVE_AT - timedelta(minutes=2),
+        ends=ENDS_AT,
+        at=[(LIVE_AT, operator("opening", LIVE_AT)), (THIRD_AT, operator("panel", THIRD_AT))],
+    )
+    with live:
+        program = program_from_data(
+            {
+                "event": {"id": "late", "title": "Late", "timezone": "Asia/Seoul"},
+                "broadcasts": [{"id": "main", "url": live.url, "start": m(0), "end": m(60)}],
+                "sessions": [
+                    {"id": sid, "broadcast": "main", "start": m(a), "end": m(a + 20), "title": sid}
+                    for sid, a in (("opening", 0), ("keynote", 20), ("panel", 40))
+                ],
+            }
+        )
+        store.sync_program(program)
+        resolver = VenueResolver(Resolver(settings), clock, LIVE_AT)
+        cut_at, limits = asyncio.run(_run_day(settings, clock, store, resolver, live))
+
+    # recorded in full: from the late start to the stream's end, without a hole
+    rec = store.recording("late", "main")
+    assert rec is not None
+    timeline = Timeline.load(Path(rec.dir))
+    assert timeline.start is not None and timeline.end is not None
+    assert timeline.start <= LIVE_AT and timeline.end >= ENDS_AT, (timeline.start, timeline.end)
+    assert timeline.gaps() == []
+    # the limit moved with the marks: the schedule's, the opening's delay, the panel's
+    assert limits == [m(60 + 2), m(100 + 2), m(105 + 2)], limits
+    # each session was cut only after its predicted end + grace, at its true window, complete
+    for sid, (start, end) in TRUE.items():
+        s = store.session("late", sid)
+        assert s.state == SessionState.PUBLISHED, (sid, s.state, s.reason)
+        assert cut_at[sid] >= end + timedelta(seconds=settings.grace_s), (sid, cut_at[sid])
+        record = load_record(Outputs.of(settings.vods_dir, "late", sid).json)
+        assert record is not None
+        assert datetime.fromisoformat(record.start) == start, (sid, record.start)
+        assert datetime.fromisoformat(record.end) == end, (sid, record.end)
+        assert record.status == "complete" and record.coverage == 1.0, (sid, record.coverage)
+        assert record.cut is not None and "running delay" in record.cut.reason
+
+
+async def _run_day(
+    settings: Settings, clock: FakeClock, store: Any, resolver: VenueResolver, live: LateLive
+) -> tuple[dict[str, datetime], list[datetime]]:
+    """The capture, and the processing fired at the times it asks for (the scheduler's part,
+    in simulated time) until every session is done."""
+    jobs: dict[str, datetime] = {}
+    cut_at: dict[str, datetime] = {}
+    ended = asyncio.Event()
+
+    def plan(s: SessionView) -> None:  # as Orchestrator._plan_session
+        jobs[s.id] = cut_by(store, s.event_id, s.id, s.end) + timedelta(seconds=settings.grace_s)
+
+    def later(s: SessionView, at: datetime) -> None:
+        jobs[s.id] = at
+
+    def on_end(event_id: str, broadcast_id: str) -> None:  # as Orchestrator._after_broadcast
+        for s in store.sessions(event_id):
+            jobs[s.id] = clock.now()
+        ended.set()
+
+    def retry(s: SessionView) -> None:
+        if s.next_try_at is not None:
+            later(s, s.next_try_at)
+
+    hooks = Hooks(plan=plan, retry=retry, settled=lambda: None, later=later)
+    processor = Processor(settings, store, InProcessRunner(), hooks, clock=clock.now)
+    captures = Captures(
+        settings,
+        store,
+        cast(Resolver, resolver),  # the wrapper has what a capture asks of a Resolver
+        emit=lambda kind, payload: None,
+        on_end=on_end,
+        clock=clock,
+    )
+    b = store.broadcast("late", "main")
+    limits: list[datetime] = []
+    for s in store.sessions("late"):
+        plan(s)
+    captures.start("late", "main")
+    # a bound on a hang, not on speed (under pytest-timeout's 300 s, so a hang says where)
+    deadline = asyncio.get_running_loop().time() + 240
+    while True:
+        limit = captures.until(b)
+        if not limits or limits[-1] != limit:
+            limits.append(limit)
+        for sid, at in sorted(jobs.items(), key=lambda j: j[1]):
+            if at <= clock.now() and jobs.get(sid) == at:
+                del jobs[sid]
+                before = store.session("late", sid).state
+                done = await processor.process("late", sid)
+                if done.state != before and sid not in cut_at:
+                    cut_at[sid] = clock.now()
+        states = {s.state for s in store.sessions("late")}
+        if ended.is_set() and not jobs and states <= {SessionState.PUBLISHED}:
+            break
+        if ended.is_set() and not jobs and SessionState.FAILED in states:
+            raise AssertionError({s.id: s.reason for s in store.sessions("late")})
+        assert asyncio.get_running_loop().time() < deadline, (
+            clock.now(),
+            jobs,
+            states,
+            store.broadcast("late", "main").state,
+            store.broadcast("late", "main").reason,
+            ended.is_set(),
+        )
+        if ended.is_set():
+            clock.advance(5)  # nothing sleeps on the clock any more: move it on
+        await asyncio.sleep(0.002)
+    assert store.broadcast("late", "main").state == BroadcastState.ENDED
+    await captures.close()
+    return cut_at, [x + timedelta(seconds=settings.late_limit_s) for x in limits]
