@@ -194,6 +194,9 @@ class Healer:
             else:
                 report.remaining.append((hole.start, hole.end, lost))
         writer = TimelineWriter(self.directory)
+        # a hole whose heal failed (e.g. the source answered 503) may still be filled: this
+        # pass has not settled it, so it does not count as seen (the session waits for it)
+        unsettled: datetime | None = None
         try:
             for hole in todo:
                 try:
@@ -203,11 +206,12 @@ class Healer:
                         missing = await self._heal_dvr(hole, adaptive, writer, report)
                 except StreamerError as exc:
                     missing = [(hole.start, hole.end, f"heal failed: {exc}")]
+                    unsettled = hole.start if unsettled is None else min(unsettled, hole.start)
                 for start, end, reason in missing:
                     if (end - start).total_seconds() > GAP_TOLERANCE_S:
                         writer.gap(start, end, reason)
                         report.remaining.append((start, end, reason))
-            self._save_meta(writer, timeline, report)
+            self._save_meta(writer, timeline, report, unsettled)
         finally:
             writer.close()
         return report
@@ -222,7 +226,13 @@ class Healer:
                 return reason
         return None
 
-    def _save_meta(self, writer: TimelineWriter, timeline: Timeline, report: HealReport) -> None:
+    def _save_meta(
+        self,
+        writer: TimelineWriter,
+        timeline: Timeline,
+        report: HealReport,
+        unsettled: datetime | None = None,
+    ) -> None:
         meta = dict(Timeline.load(self.directory).meta or timeline.meta)
         if self.zero is not None:
             meta["stream_zero"] = self.zero
@@ -235,14 +245,18 @@ class Healer:
         filled = before.get("filled_at") if isinstance(before, dict) else None
         if report.segments:
             filled = stamp
+        seen = timeline.end
+        if seen is not None and unsettled is not None:
+            seen = min(seen, unsettled)
         meta["heal"] = {
             "at": stamp,
             "filled_at": filled,
             "source_status": report.status,
             "remaining_s": round(sum((e - s).total_seconds() for s, e, _ in report.remaining), 3),
             "final": bool(final),
-            # the timeline's end when this pass began: it tried every hole before it
-            "seen_until": iso(timeline.end) if timeline.end is not None else None,
+            # the timeline's end when this pass began: it tried every hole before it (up to
+            # the first hole it failed on, which a later pass must try again)
+            "seen_until": iso(seen) if seen is not None else None,
         }
         writer.write_meta(meta)
 

@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from streamer.config import Settings
 from streamer.pipeline.control import MarkRequest
@@ -17,7 +18,12 @@ GRACE_S = 120
 
 
 def test_a_mark_seven_minutes_late_moves_later_processing(tmp_path: Path) -> None:
-    t0 = now().replace(microsecond=0) + timedelta(hours=1)
+    # tomorrow 10:00 in Seoul: the day must not cross local midnight (a running delay
+    # shifts the sessions of the same local day only), and the jobs must lie ahead
+    seoul = ZoneInfo("Asia/Seoul")
+    t0 = (now().astimezone(seoul) + timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
 
     def t(minutes: int) -> str:
         return iso(t0 + timedelta(minutes=minutes))
@@ -50,9 +56,14 @@ sessions:
             before = {j.id: j.next_run_time for j in orch._scheduler.get_jobs()}
             at = t0 + timedelta(minutes=30) + late
             orch.mark("keynote", MarkRequest(edge="start", at=at), "test")
-            for _ in range(3):  # the re-planning is queued on this loop
-                await asyncio.sleep(0)
-            after = {j.id: j.next_run_time for j in orch._scheduler.get_jobs()}
+            # the re-planning is queued on this loop: wait for it (bounded against a hang,
+            # not timed), however slowly a loaded machine runs the callbacks
+            moved = ("process:fest.keynote", "process:fest.panel")
+            for _ in range(2000):
+                await asyncio.sleep(0.005)
+                after = {j.id: j.next_run_time for j in orch._scheduler.get_jobs()}
+                if all(after.get(j) != before.get(j) for j in moved):
+                    break
             status = {s["id"]: s for s in orch.status()["sessions"]}
             return before, after, status
         finally:
