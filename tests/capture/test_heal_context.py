@@ -5,12 +5,15 @@ end); a span the DVR answered 404 for is not asked for again until then."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 from streamer.capture.backfill import HealContext
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
+from streamer.pipeline.processing import covers
 from streamer.simulate.youtube_media import Content
+from streamer.timeutil import parse_iso
 from tests.capture.yt_support import SEGMENT_S, record_segments, record_with_outage, youtube
 
 SETTINGS = Settings(allow_private_sources=True)  # the simulator is on 127.0.0.1
@@ -83,3 +86,48 @@ def test_expired_urls_answer_403_and_are_extracted_again(
 
         asyncio.run(main())
     assert Timeline.load(out).gaps() == []
+
+
+def test_a_hole_whose_heal_failed_is_not_seen_until_a_pass_settles_it(
+    yt_content: Content, tmp_path: Path
+) -> None:
+    """A pass that failed on a hole (the source answered 503) has not settled it: the session
+    waits for a later pass, instead of going out as a false incomplete VOD (crash harness)."""
+    out = tmp_path / "rec"
+    with youtube(yt_content) as (media, clock, resolver):
+        record_with_outage(clock, resolver, out, 60)
+        hole = Timeline.load(out).gaps()[0]
+        context = HealContext(resolver, settings=SETTINGS)
+
+        def seen() -> datetime | None:
+            heal = Timeline.load(out).meta.get("heal")
+            value = heal.get("seen_until") if isinstance(heal, dict) else None
+            return parse_iso(value) if isinstance(value, str) else None
+
+        async def main() -> None:
+            try:
+                # the formats are known; then the source fails every request for a while
+                assert (await context.heal(out, None, from_start=False, fresh=False)) is not None
+            finally:
+                await context.close()
+
+        # first: a pass during the source's outage
+        media.outage_until = media.clock() + 3600
+        failing = HealContext(resolver, settings=SETTINGS)
+
+        async def during() -> None:
+            try:
+                await failing.heal(out, None, from_start=False, fresh=False)
+            finally:
+                await failing.close()
+
+        asyncio.run(during())
+        assert seen() is None or seen() <= hole.start  # type: ignore[operator]
+        assert not covers(out, hole.end)
+        # the source is back: the next pass fills the hole and has seen past it
+        media.outage_until = 0.0
+        asyncio.run(main())
+        assert Timeline.load(out).gaps() == []
+        after = seen()
+        assert after is not None and after >= hole.end
+        assert covers(out, hole.end)
