@@ -24,11 +24,21 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
+def _same_local_day(moment: datetime) -> datetime:
+    """``moment``, or the next 10:00 in Seoul when the program around it (10 minutes before
+    to 3 hours after) would cross local midnight: a running delay shifts one local day."""
+    local = moment.astimezone(SEOUL)
+    if (local - timedelta(minutes=10)).date() == (local + timedelta(hours=3)).date():
+        return moment
+    ten = local.replace(hour=10, minute=0, second=0, microsecond=0)
+    return ten if ten > local else ten + timedelta(days=1)
+
+
 @pytest.fixture
 def late_app(settings: Settings, catalog: Catalog) -> tuple[FastAPI, datetime]:
     """The future forum, its session on now marked as started 7 minutes late; the app on the
     real orchestrator's state, and the later session's predicted start."""
-    program = future_program(now())
+    program = future_program(_same_local_day(now()))
     orch = Orchestrator(settings)
     orch.store.sync_program(program)
     on_now = program.session("now-on")
