@@ -7,8 +7,7 @@ tables on the same engine (created on first use, so the store's schema stays unt
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Integer, String, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from streamer.errors import StateError
 from streamer.pipeline.rows import UTCDateTime
@@ -83,19 +82,11 @@ class AuditLog:
                 _Base.metadata.create_all(store.engine)
         except SQLAlchemyError as exc:
             raise StateError(f"state DB error: {exc}") from exc
-        self._sessions = sessionmaker(store.engine, expire_on_commit=False)
+        self._store = store
 
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        db = self._sessions()
-        try:
-            yield db
-            db.commit()
-        except SQLAlchemyError as exc:
-            db.rollback()
-            raise StateError(f"state DB error: {exc}") from exc
-        finally:
-            db.close()
+    def _tx(self) -> AbstractContextManager[Session]:
+        # the store's own transaction: one error translation (a lock held too long included)
+        return self._store._tx()
 
     def add(
         self,

@@ -7,14 +7,13 @@ mark is kept (the history is the audit log); the latest per session and edge is 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from streamer.detect import Edge, Mark
 from streamer.detect.delay import Predicted, predict
@@ -89,19 +88,10 @@ class MarkStore:
                 _Base.metadata.create_all(store.engine)
         except SQLAlchemyError as exc:
             raise StateError(f"state DB error: {exc}") from exc
-        self._sessions = sessionmaker(store.engine, expire_on_commit=False)
 
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        db = self._sessions()
-        try:
-            yield db
-            db.commit()
-        except SQLAlchemyError as exc:
-            db.rollback()
-            raise StateError(f"state DB error: {exc}") from exc
-        finally:
-            db.close()
+    def _tx(self) -> AbstractContextManager[Session]:
+        # the store's own transaction: one error translation (a lock held too long included)
+        return self.store._tx()
 
     def add(
         self,
