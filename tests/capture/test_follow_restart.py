@@ -1,18 +1,23 @@
 """Issue 14, defects 1 and 2: the capture task of a broadcast (pipeline/capture_task.py) on the
-loopback YouTube, in real time (a window of seconds): the restart watch honours the late
-limit, and a channel's /live showing yesterday's video is no end.
+loopback YouTube: the restart watch honours the late limit, and a channel's /live showing
+yesterday's video is no end.
+
+Time is a FakeClock shared by the site, the media and the capture task (as in the other
+test_follow_* tests), held while a resolve runs: a slow resolve on a loaded machine takes no
+simulated time, so the scenario is the same however fast the machine is.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from streamer.capture.clock import FakeClock
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline.capture_task import Captures, recording_dir
@@ -23,26 +28,36 @@ from streamer.simulate.youtube_site import HANDLE, Screen, Video, YouTubeSite
 from streamer.timeutil import iso
 from streamer.youtube import Resolver
 from tests.capture.loopback import Media
+from tests.capture.test_follow_capture import Held as HeldResolve
 
 LIVE_URL = f"https://www.youtube.com/{HANDLE}/live"
 
 
-def wall() -> datetime:
-    return datetime.now(UTC)
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def site() -> Iterator[YouTubeSite]:
-    with YouTubeSite() as running:
+def site(clock: FakeClock) -> Iterator[YouTubeSite]:
+    with YouTubeSite(clock=clock.now) as running:
         yield running
 
 
 @pytest.fixture
-def media(replay_cache: Path, site: YouTubeSite) -> Iterator[Media]:
+def media(replay_cache: Path, clock: FakeClock, site: YouTubeSite) -> Iterator[Media]:
     source = ReplayServer(replay_cache, width=320, height=180, count=6).source_dir
-    served = Media.from_dir(source, wall, before=site.tick)
+    served = Media.from_dir(source, clock.now, before=site.tick)
     yield served
     served.close()
+
+
+class Held(HeldResolve):
+    """The timed loopback resolver; the backfill's ``extract`` holds the fake clock too."""
+
+    def extract(self, url: str, *, live_from_start: bool = False) -> dict[str, Any]:
+        with self.clock.hold():
+            return self.inner.extract(url, live_from_start=live_from_start)
 
 
 def go_live(site: YouTubeSite, media: Media, video_id: str, start: datetime, end: datetime) -> None:
@@ -56,10 +71,15 @@ def go_live(site: YouTubeSite, media: Media, video_id: str, start: datetime, end
     def over(_: YouTubeSite) -> None:
         video.screen, video.ended_at = Screen.WAS_LIVE, end
 
-    site.at(end + timedelta(seconds=1), over)
+    # the page says "was live" as the playlist ends: while /live still showed an ended stream
+    # as live, the capture task would re-record it at once, with no sleep in between, and on
+    # the fake clock (which moves only on sleeps) that loop never lets time pass
+    site.at(end, over)
 
 
-def captures(tmp_path: Path, site: YouTubeSite, start: datetime, end: datetime) -> Captures:
+def captures(
+    tmp_path: Path, site: YouTubeSite, clock: FakeClock, start: datetime, end: datetime
+) -> Captures:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
@@ -93,14 +113,16 @@ def captures(tmp_path: Path, site: YouTubeSite, start: datetime, end: datetime) 
     return Captures(
         settings,
         store,
-        Resolver(ydl_class=site.ydl_class()),
+        cast(Resolver, Held(Resolver(ydl_class=site.ydl_class()), clock)),
         emit=lambda kind, payload: events.append((kind, payload)),
         on_end=lambda event_id, broadcast_id: None,
+        clock=clock,
     )
 
 
 def follow_until(caps: Captures, video_id: str, deadline_s: float) -> Timeline:
-    """Run the capture task until the recording holds ``video_id``'s ended stream."""
+    """Run the capture task until the recording holds ``video_id``'s ended stream (the
+    deadline is real time: a bound on a hang, the scenario runs on the fake clock)."""
     rec = recording_dir(caps.settings, "fest", "main")
 
     async def main() -> Timeline:
@@ -109,7 +131,7 @@ def follow_until(caps: Captures, video_id: str, deadline_s: float) -> Timeline:
         limit = loop.time() + deadline_s
         try:
             while loop.time() < limit:
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.05)
                 timeline = Timeline.load(rec)
                 if video_id in (timeline.meta.get("video_ids") or []) and timeline.end_state:
                     break
@@ -121,26 +143,25 @@ def follow_until(caps: Captures, video_id: str, deadline_s: float) -> Timeline:
 
 
 def test_restart_after_the_scheduled_end_is_recorded(
-    tmp_path: Path, site: YouTubeSite, media: Media
+    tmp_path: Path, clock: FakeClock, site: YouTubeSite, media: Media
 ) -> None:
-    start = wall()
+    start = clock.now()
     end = start + timedelta(seconds=16)
     # drops 4 s before the scheduled end, comes back as a new video 5 s after it
     go_live(site, media, "firstpart01", start - timedelta(seconds=2), end - timedelta(seconds=4))
     back = end + timedelta(seconds=5)
-    # the overrun lasts 20 s (inside the 30 s late limit): long enough for a slow resolve on a
-    # loaded machine to still find it live
+    # the overrun lasts 20 s, inside the 30 s late limit
     site.at(back, lambda s: go_live(s, media, "overrun0001", back, back + timedelta(seconds=20)))
-    timeline = follow_until(captures(tmp_path, site, start, end), "overrun0001", 120)
+    timeline = follow_until(captures(tmp_path, site, clock, start, end), "overrun0001", 120)
     overrun = [s for s in timeline.segments if s.start >= back]
     assert len(overrun) >= 3, [(s.part, s.seq, s.start) for s in timeline.segments]
     assert timeline.meta.get("video_ids") == ["firstpart01", "overrun0001"]
 
 
 def test_live_url_on_yesterdays_video_still_records_todays(
-    tmp_path: Path, site: YouTubeSite, media: Media
+    tmp_path: Path, clock: FakeClock, site: YouTubeSite, media: Media
 ) -> None:
-    start = wall()
+    start = clock.now()
     end = start + timedelta(seconds=20)
     yesterday = Video(
         "yesterday01",
@@ -151,7 +172,7 @@ def test_live_url_on_yesterdays_video_still_records_todays(
     site.add(yesterday, on_live=True)
     live = start + timedelta(seconds=4)
     site.at(live, lambda s: go_live(s, media, "todays00001", live, live + timedelta(seconds=12)))
-    caps = captures(tmp_path, site, start, end)
+    caps = captures(tmp_path, site, clock, start, end)
     timeline = follow_until(caps, "todays00001", 120)
     assert len(timeline.segments) >= 3
     assert timeline.meta.get("video_ids") == ["todays00001"]
