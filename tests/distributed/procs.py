@@ -10,24 +10,44 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Child:
+class _Machine:
+    """A Python child standing in for a machine: started from the repository, killed or
+    stopped (a SIGSTOPped one is woken first, so the kill lands)."""
+
+    proc: subprocess.Popen[str]
+
+    def _start(self, args: list[str], env: dict[str, str] | None, out: Any, err: Any,
+               prefix: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.proc = subprocess.Popen([*prefix, sys.executable, *args], cwd=ROOT, env=env,
+                                     stdout=out, stderr=err, text=True)  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+class Child(_Machine):
     """A Python child whose stdout lines are read in the background (``expect`` waits for one)."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self._start(args, env, subprocess.PIPE, subprocess.PIPE)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -37,10 +57,6 @@ class Child:
         for line in self.proc.stdout:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
 
     def expect(self, prefix: str, timeout: float = 60.0) -> str:
         """The next line starting with ``prefix`` (earlier lines are kept in ``seen``)."""
@@ -55,16 +71,6 @@ class Child:
             self.seen.append(line)
             if line.startswith(prefix):
                 return line
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-        self.proc.wait(timeout=30)
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -87,7 +93,7 @@ def children() -> Iterator[list[Child]]:
         child.stop()
 
 
-class Logged:
+class Logged(_Machine):
     """A long-running child (``streamer run`` or ``worker``) whose output goes to a log file,
     so a chatty process never blocks on a full pipe."""
 
@@ -96,22 +102,7 @@ class Logged:
     ) -> None:
         self.log = log
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen([*prefix, sys.executable, *args], cwd=ROOT, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+            self._start(args, env, out, subprocess.STDOUT, prefix)
 
     def tail(self, n: int = 3000) -> str:
         return self.log.read_text("utf-8", errors="replace")[-n:]
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-        self.proc.wait(timeout=30)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -20,7 +17,8 @@ from streamer.distributed.leases import CaptureLeases, LeaseKeeper, LeaseLost, f
 from streamer.distributed.planner import PlannerLease
 from streamer.distributed.schema import ensure_schema
 
-ROOT = Path(__file__).resolve().parents[2]
+from .procs import Child
+
 T = TypeVar("T")
 
 
@@ -35,30 +33,11 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
     raise AssertionError(f"timed out waiting for {what or probe}")
 
 
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.send_signal(signal.SIGCONT)
-            p.kill()
-        p.wait(timeout=30)
-
-
-def spawn(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    p = subprocess.Popen(
-        [sys.executable, "-m", "tests.distributed.lease_proc", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    procs.append(p)
-    assert p.stdout is not None
-    line = p.stdout.readline()  # Python's start-up can take seconds on a busy machine
-    assert line.strip() == "ready", line + (p.stderr.read() if p.stderr else "")
-    return p
+def spawn(children: list[Child], *args: str) -> Child:
+    child = Child(["-m", "tests.distributed.lease_proc", *args])
+    children.append(child)
+    child.expect("ready", timeout=HANG_S)  # Python's start-up can take long on a busy machine
+    return child
 
 
 def query(dsn: str, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -88,13 +67,13 @@ def refused(dsn: str, who: object) -> int:
 
 
 def test_one_planner_and_standby_takes_over_after_sigkill(
-    pg_dsn: str, procs: list[subprocess.Popen[str]]
+    pg_dsn: str, children: list[Child]
 ) -> None:
     """The standby plans once the leader is killed, on its first attempt after the lock was
     freed (its poll is its only wait), and never while the leader plans."""
     query(pg_dsn, "CREATE TABLE planner_beats (pid int, at timestamptz DEFAULT clock_timestamp())")
     query(pg_dsn, ATTEMPTS)
-    a, b = spawn(procs, "planner", pg_dsn), spawn(procs, "planner", pg_dsn)
+    a, b = spawn(children, "planner", pg_dsn), spawn(children, "planner", pg_dsn)
 
     def planners() -> set[int]:
         return {int(r[0]) for r in query(pg_dsn, "SELECT DISTINCT pid FROM planner_beats")}  # type: ignore[call-overload]
@@ -153,15 +132,15 @@ TTL_S = 5.0
 
 
 def test_capture_lease_passes_on_after_sigkill_within_ttl(
-    pg_dsn: str, procs: list[subprocess.Popen[str]]
+    pg_dsn: str, children: list[Child]
 ) -> None:
     """On the lease's own clock (the database's): the killed holder's lease expired within
     the TTL of the kill, and the standby took it at its first attempt after that expiry,
     with the next fencing token."""
     capture_tables(pg_dsn)
-    a = spawn(procs, "capture", pg_dsn, "b1", str(TTL_S))
+    a = spawn(children, "capture", pg_dsn, "b1", str(TTL_S))
     wait_for(lambda: query(pg_dsn, "SELECT 1 FROM capture_writes"), HANG_S, "the first capture")
-    b = spawn(procs, "capture", pg_dsn, "b1", str(TTL_S))
+    b = spawn(children, "capture", pg_dsn, "b1", str(TTL_S))
     a_owner, b_owner = f"proc:{a.pid}", f"proc:{b.pid}"
     # b asked and was refused: it must not write while a holds the lease
     wait_for(lambda: refused(pg_dsn, b_owner) >= 2, timeout=HANG_S, what="b's refused attempts")
@@ -198,23 +177,21 @@ def test_capture_lease_passes_on_after_sigkill_within_ttl(
     assert late == 0, "the standby was refused an expired lease"
 
 
-def test_a_worker_that_lost_its_lease_stops_writing(
-    pg_dsn: str, procs: list[subprocess.Popen[str]]
-) -> None:
+def test_a_worker_that_lost_its_lease_stops_writing(pg_dsn: str, children: list[Child]) -> None:
     capture_tables(pg_dsn)
-    a = spawn(procs, "capture", pg_dsn, "b1", str(TTL_S))
+    a = spawn(children, "capture", pg_dsn, "b1", str(TTL_S))
     wait_for(lambda: query(pg_dsn, "SELECT 1 FROM capture_writes"), HANG_S, "the first capture")
-    a.send_signal(signal.SIGSTOP)  # frozen (a long GC pause, a suspended VM): it cannot renew
-    b = spawn(procs, "capture", pg_dsn, "b1", str(TTL_S))
+    a.proc.send_signal(signal.SIGSTOP)  # frozen (a long GC pause, a suspended VM): it cannot renew
+    b = spawn(children, "capture", pg_dsn, "b1", str(TTL_S))
     b_owner = f"proc:{b.pid}"
     wait_for(
         lambda: query(pg_dsn, "SELECT 1 FROM capture_writes WHERE owner = %s", b_owner),
         timeout=HANG_S,
         what="the standby to capture",
     )
-    a.send_signal(signal.SIGCONT)  # back, with a lease that passed on while it slept
-    out, _ = a.communicate(timeout=HANG_S)
-    assert a.returncode == 3 and "lost" in out
+    a.proc.send_signal(signal.SIGCONT)  # back, with a lease that passed on while it slept
+    a.expect("lost", timeout=HANG_S)
+    assert a.proc.wait(timeout=HANG_S) == 3
     late = query(
         pg_dsn,
         "SELECT count(*) FROM capture_writes WHERE owner = %s AND at >="
