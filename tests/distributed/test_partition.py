@@ -30,7 +30,9 @@ from .procs import Child, Logged, child_env
 from .test_planners import answers, free_port
 from .test_scale_e2e import lease, query, schedule, stored_seqs, wait_for
 
-pytestmark = pytest.mark.slow
+# several processes under one test: its waits are bounded one by one, so the whole may take
+# longer than the default 300 s on a loaded machine without hanging
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 LEASE_S = 10.0
 
 

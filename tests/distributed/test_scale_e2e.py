@@ -33,7 +33,9 @@ from .procs import Child, Logged, child_env
 from .test_leases import LEASE_LOG
 from .test_planners import answers, free_port, planner_locks
 
-pytestmark = pytest.mark.slow
+# several processes under one test: its waits are bounded one by one, so the whole may take
+# longer than the default 300 s on a loaded machine without hanging
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 T = TypeVar("T")
 LEASE_S = 10.0
 BOUND_S = 300.0  # conditions, not paces: bounds are generous on a loaded machine

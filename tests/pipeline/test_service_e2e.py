@@ -31,7 +31,9 @@ from streamer.timeutil import iso, now
 from tests.api.test_browser import wait_js
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ScriptedLive
 
-pytestmark = pytest.mark.slow
+# several processes under one test: its waits are bounded one by one, so the whole may take
+# longer than the default 300 s on a loaded machine without hanging
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 TOKEN = "e2e-admin-token-0123456789abcdefghijklmnop"
 SECRET = "hook-secret"
