@@ -152,7 +152,7 @@ def test_restart_after_the_scheduled_end_is_recorded(
     back = end + timedelta(seconds=5)
     # the overrun lasts 20 s, inside the 30 s late limit
     site.at(back, lambda s: go_live(s, media, "overrun0001", back, back + timedelta(seconds=20)))
-    timeline = follow_until(captures(tmp_path, site, clock, start, end), "overrun0001", 120)
+    timeline = follow_until(captures(tmp_path, site, clock, start, end), "overrun0001", 240)
     overrun = [s for s in timeline.segments if s.start >= back]
     assert len(overrun) >= 3, [(s.part, s.seq, s.start) for s in timeline.segments]
     assert timeline.meta.get("video_ids") == ["firstpart01", "overrun0001"]
@@ -173,6 +173,6 @@ def test_live_url_on_yesterdays_video_still_records_todays(
     live = start + timedelta(seconds=4)
     site.at(live, lambda s: go_live(s, media, "todays00001", live, live + timedelta(seconds=12)))
     caps = captures(tmp_path, site, clock, start, end)
-    timeline = follow_until(caps, "todays00001", 120)
+    timeline = follow_until(caps, "todays00001", 240)
     assert len(timeline.segments) >= 3
     assert timeline.meta.get("video_ids") == ["todays00001"]
