@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import os
 import shutil
@@ -342,6 +343,8 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     RESOLVER[0] = args.resolver
+    # one warning per lost segment would flood the output; the summary counts them
+    logging.basicConfig(level=logging.ERROR)
     CACHE.mkdir(parents=True, exist_ok=True)
     source: Sources | Origin = (
         Origin(max(levels), args.window) if args.source == "origin" else Sources(max(levels))
