@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.capture import heal
+from streamer.capture import heal_archive
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline.capture_task import recording_dir
@@ -129,7 +129,7 @@ def test_a_broadcast_first_seen_after_its_end_publishes_every_session(
     media, began = _ended_broadcast(content)
     try:
         if source == "was_live":
-            monkeypatch.setattr(heal, "ARCHIVE_CHUNK", 7)  # several ffmpeg runs, joined in s1
+            monkeypatch.setattr(heal_archive, "ARCHIVE_CHUNK", 7)  # several ffmpeg runs, joined in s1
             media.publish_archive()  # the DVR fragments are gone (404); the archive is there
             assert media.live_status == "was_live"
         settings = _settings(tmp_path, began)
