@@ -127,9 +127,10 @@ class Captures:
             await self._mark(b, B.MISSING, "no URL in the schedule")
             return
         rec_dir = recording_dir(self.settings, event_id, broadcast_id)
-        saved = self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
-        if b.state != B.LIVE:  # a resumed capture records at once, even while the DB is locked
-            await asyncio.wrap_future(saved)
+        # not waited for: the first mark (watching) is queued in the same loop step, so a
+        # session stage that waits for the queue (job_process) sees both; a resumed capture
+        # records at once, even while the DB is locked
+        self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
         began = self._now()
 
