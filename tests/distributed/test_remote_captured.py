@@ -52,8 +52,9 @@ def test_a_day_running_late_is_captured_only_to_its_predicted_end(tmp_path: Path
         program_from_data(
             {
                 "event": {"id": "late", "title": "Late", "timezone": "Asia/Seoul"},
-                "broadcasts": [{"id": "main", "url": "https://example.org/live",
-                                "start": m(0), "end": m(60)}],  # fmt: skip
+                "broadcasts": [
+                    {"id": "main", "url": "https://example.org/live", "start": m(0), "end": m(60)}
+                ],
                 "sessions": [
                     {"id": sid, "broadcast": "main", "start": m(a), "end": m(a + 20), "title": sid}
                     for sid, a in (("opening", 0), ("keynote", 20))
