@@ -9,10 +9,9 @@ merged, so a break shared by two sessions is analysed once). Per session:
 * else a change point (picture cut, better with a change of sound), with a low score;
 * else the scheduled time, with a very low score.
 
-An end no person gave is searched around what happened: the found start (a mark, a break or a
-change point) plus the session's scheduled length, but never after the next session's known
-start (its start mark, or a bound the caller knows). The session's confidence is the lower of
-its two edges'.
+An end no person gave is searched around the predicted end, but never after the next session's
+known start (its start mark, or a bound the caller knows). The session's confidence is the
+lower of its two edges'.
 """
 
 from __future__ import annotations
@@ -176,12 +175,12 @@ def _end_centre(
     following: Session | None,
     bound: datetime | None,
 ) -> datetime:
-    """Where to search a session's end: its found start plus its scheduled length (the
-    predicted end when the start itself is only the schedule's), capped by the next
-    session's known start."""
-    at, _, signals = start
-    found = any(g.kind != "schedule" for g in signals)
-    centre = at + (s.end - s.start) if found else predicted_end
+    """Where to search a session's end: the predicted end, capped by the next session's
+    known start (that talk has begun). Not the found start plus the scheduled length: on the
+    simulated days (scheduled slots back to back, each talk late by its own amount) that
+    centre put ends up to 98 s off where the predicted end finds them within 2 s."""
+    at = start[0]
+    centre = predicted_end
     next_mark = by_edge.get((following.id, Edge.START)) if following is not None else None
     if next_mark is not None and following is not None and following.broadcast == s.broadcast:
         bound = next_mark.at if bound is None else min(bound, next_mark.at)

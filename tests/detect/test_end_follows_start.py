@@ -1,5 +1,5 @@
-"""An end no person gave is searched where the session really ends: its found start plus its
-scheduled length, capped by the next session's known start (not around the predicted end)."""
+"""An end no person gave is searched around the predicted end, but never after the next
+session's known start: that talk has begun."""
 
 from __future__ import annotations
 
@@ -54,29 +54,13 @@ def first_of(program: Program, breaks: list[Break], **kw: object) -> tuple[datet
     return out[0].start, out[0].end
 
 
-def test_the_end_is_searched_a_scheduled_length_after_the_found_start() -> None:
-    program = day()
-    # the first talk really runs 10:10–10:30 (a slate before and after); a pause at 10:16
-    # (a slide change) is nearer the scheduled end 10:20
-    breaks = [brk(m(9.5)), brk(m(16), score=0.9), brk(m(30))]
-    start, end = first_of(program, breaks)
-    assert start == m(10)
-    assert end == m(30)  # around 10:20 the 10:16 pause wins (it did before)
-
-
-def test_a_mark_is_a_found_start_too() -> None:
-    program = day()
-    breaks = [brk(m(16)), brk(m(30))]
-    marks = [Mark("first", Edge.START, m(10))]
-    assert first_of(program, breaks, marks=marks) == (m(10), m(30))
-
-
 def test_the_next_known_start_caps_the_end_search() -> None:
     program = day()
-    # the first talk starts 10:10 but is cut short: the second is marked as starting 10:25
-    breaks = [brk(m(9.5)), brk(m(24.5)), brk(m(31))]
-    marks = [Mark("second", Edge.START, m(25))]
-    assert first_of(program, breaks, marks=marks)[1] == m(24.5)
+    # the second talk is marked as starting 10:18, early: the first ended at the break before
+    # it (10:17:30), not at the one at 10:21 nearer its scheduled end (inside the second talk)
+    breaks = [brk(m(17.5)), brk(m(21))]
+    marks = [Mark("second", Edge.START, m(18))]
+    assert first_of(program, breaks, marks=marks)[1] == m(17.5)
     # a caller that knows the bound (the review of one session) passes it
     alone = suggest_sessions(
         Timeline.load(Path("/nonexistent")),
@@ -84,11 +68,11 @@ def test_the_next_known_start_caps_the_end_search() -> None:
         [program.session("first")],
         settings=SETTINGS,
         analysis=Analysis(windows=[], breaks=breaks, changes=[], media_s=0.0),
-        bounds={"first": m(25)},
+        bounds={"first": m(18)},
     )[0]
-    assert alone.end == m(24.5)
+    assert alone.end == m(17.5)
     # without the bound the end runs on past the second talk's start
-    assert first_of(program, breaks)[1] == m(31)
+    assert first_of(program, breaks)[1] == m(21)
 
 
 def test_the_predicted_end_stops_at_the_next_known_start() -> None:
