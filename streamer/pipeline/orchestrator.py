@@ -370,7 +370,9 @@ class Orchestrator:
         for s in self.heals.due(self.store, sessions):  # a heal filled them since: re-cut
             self._add_job(f"process:{s.key}", job_reprocess, moment, s.event_id, s.id)
         for m in self.new_marks.new():  # e.g. `streamer mark`: its delay moves the plan now
-            self._plan_from(self.store.session(m.event_id, m.session_id))
+            marked = {(s.event_id, s.id): s for s in sessions}.get((m.event_id, m.session_id))
+            if marked is not None:  # a session removed since has nothing to plan
+                self._plan_from(marked)
         metrics.SESSIONS.clear()
         for state, n in counts.items():
             metrics.SESSIONS.labels(state=state).set(n)
