@@ -84,6 +84,8 @@ async def job_watch(event_id: str, broadcast_id: str, *, orch: Orchestrator | No
 
 async def job_process(event_id: str, session_id: str, *, orch: Orchestrator | None = None) -> None:
     assert orch is not None, "run by an Orchestrator's scheduler"
+    # the stage reads the broadcast's state and recording row: the capture's queued writes first
+    await orch.captures.flush()
     await orch.processor.process(event_id, session_id)
 
 
