@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from streamer.capture import heal_archive
+from streamer.capture.hls import Progress, record
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline.capture_task import recording_dir
@@ -28,7 +30,7 @@ from streamer.simulate.youtube_info import SimulatedResolver
 from streamer.simulate.youtube_media import Content, YouTubeMedia
 from streamer.timeutil import iso, now, parse_iso
 from tests.capture.healkit import prepare_yt, service_settings, until
-from tests.capture.yt_support import URL, ShiftClock, check_frames, record_segments
+from tests.capture.yt_support import URL, check_frames
 
 LENGTH_S = 40.0  # the broadcast ran this long, and ended just before the service started
 SESSIONS = (("s1", 2.0, 18.0), ("s2", 26.0, 38.0))  # seconds into the broadcast
@@ -89,6 +91,40 @@ def _serve(
     return orch
 
 
+class StepClock:
+    """The broadcast's clock, standing still until the test moves it."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def _record_stepped(media: YouTubeMedia, clock: StepClock, out: Path, count: int) -> None:
+    """Record ``count`` segments live from the edge, the next made only once one is kept."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        kept = 0
+
+        def on_progress(p: Progress) -> None:
+            nonlocal kept
+            if p.segments >= count:
+                stop.set()
+            elif p.segments > kept:
+                kept = p.segments
+                clock.advance(media.segment_s)  # the source's next segment, now
+
+        resolver = SimulatedResolver(media)
+        await record(URL, out, resolver=resolver, stop=stop, on_progress=on_progress)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("source", ["post_live", "was_live"])
 def test_a_broadcast_first_seen_after_its_end_publishes_every_session(
     content: Content, tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch
@@ -147,18 +183,20 @@ def test_a_capture_resumed_after_the_end_fills_to_the_end_from_the_archive(
     """A service killed while recording comes back once the broadcast is over (was_live):
     the time after its last segment, which no HLS window lists any more, comes from the
     archive, and the session there is published complete."""
-    clock = ShiftClock()
-    clock.advance(-40.0)  # the broadcast's time runs 40 s behind, so that all of it is past
-    began = datetime.fromtimestamp(math.floor(clock()) - 20.0, UTC)
+    # the broadcast began 60 s ago; its own clock stands 20.5 s in while the live recorder
+    # runs and moves a segment on only when one is kept, so what was recorded before the
+    # kill does not depend on how fast the machine is
+    began = datetime.fromtimestamp(math.floor(time.time()) - 60.0, UTC)
+    clock = StepClock(began.timestamp() + 20.5)
     media = YouTubeMedia(content, clock=clock, started_at=began.timestamp())
     media.start()
     try:
         settings = _settings(tmp_path, began, end_s=90.0)
         monkeypatch.setenv("STREAMER_ALLOW_PRIVATE_SOURCES", "true")  # the live recorder's
-        record_segments(SimulatedResolver(media), recording_dir(settings, "fest", "main"), 3)
+        _record_stepped(media, clock, recording_dir(settings, "fest", "main"), 3)
         last = Timeline.load(recording_dir(settings, "fest", "main")).end
-        assert last is not None and last < began + timedelta(seconds=26)  # s2 is not recorded
-        clock.advance(40.0)  # the service is down; the broadcast ends 60 s in, just now
+        assert last is not None and abs((last - began).total_seconds() - 24.0) < 0.01, last
+        clock.t = time.time()  # the service is down; the broadcast ends 60 s in, just now
         media.end()
         media.publish_archive()
         orch = Orchestrator(settings, resolver=SimulatedResolver(media), tick_s=0.2)  # type: ignore[arg-type]
