@@ -192,6 +192,7 @@ class Captures:
         assert b.url is not None
         resume = b.state == B.LIVE  # a restart inside the window: record at once
         recorded: set[str] = set()  # video ids recorded in this window
+        finished: set[str] = set()  # those whose playlist ended (ENDLIST): over for good
         did_record = False
         late = timedelta(seconds=self.settings.late_limit_s)
         while True:
@@ -220,6 +221,15 @@ class Captures:
                     return
                 if watched.state == "missed" and limit() > watch_until:
                     continue  # a mark moved the day's end while it watched: keep watching
+                if watched.state == "live" and _video(watched.info) in finished:
+                    # /live still calls a stream whose playlist ended live (YouTube flips the
+                    # page a while after the end): a poll's wait, not a re-record at once
+                    # (each a resolve, a mark and a broadcast.live webhook)
+                    await self._sleep(self.settings.watch_poll_s, stop)
+                    if stop.is_set():
+                        await self._mark(b, B.ENDED, "stopped")
+                        return
+                    continue
                 if watched.state != "live":
                     info = watched.info
                     if not did_record and watched.state == "ended" and _ours(info, limit()):
@@ -246,6 +256,8 @@ class Captures:
             resumed, resume = resume, False
             did_record = True
             recorded.update(_recorded_videos(rec_dir, outcome))
+            if outcome.state == "ended" and _video(outcome.info):
+                finished.add(_video(outcome.info))
             if self._closing or not self.owned():
                 return  # stays live: the next start (or the lease's new owner) resumes
             if resumed and outcome.state == "ended" and _ours(outcome.info, limit()):
@@ -551,6 +563,10 @@ def _after_end_reason(report: HealReport) -> str:
     if reasons:
         text += "; missing: " + "; ".join(reasons)
     return text
+
+
+def _video(info: BroadcastInfo | None) -> str:
+    return (info.video_id or "") if info is not None else ""
 
 
 def _recorded_videos(rec_dir: Path, outcome: RecordResult) -> set[str]:

@@ -21,6 +21,7 @@ from streamer.capture.clock import FakeClock
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline.capture_task import Captures, recording_dir
+from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import Store
 from streamer.schedule.load import program_from_data
 from streamer.simulate import ReplayServer
@@ -60,8 +61,16 @@ class Held(HeldResolve):
             return self.inner.extract(url, live_from_start=live_from_start)
 
 
-def go_live(site: YouTubeSite, media: Media, video_id: str, start: datetime, end: datetime) -> None:
-    """A stream on /live from ``start``; at ``end`` its playlist ends and the video is over."""
+def go_live(
+    site: YouTubeSite,
+    media: Media,
+    video_id: str,
+    start: datetime,
+    end: datetime,
+    page_lag: timedelta = timedelta(0),
+) -> None:
+    """A stream on /live from ``start``; at ``end`` its playlist ends and, ``page_lag`` later,
+    the page says the video is over."""
     media.add(video_id, start, ended=end)
     video = Video(
         video_id, Screen.LIVE, started_at=start, hls_manifest_url=media.master_url(video_id)
@@ -74,11 +83,16 @@ def go_live(site: YouTubeSite, media: Media, video_id: str, start: datetime, end
     # the page says "was live" as the playlist ends: while /live still showed an ended stream
     # as live, the capture task would re-record it at once, with no sleep in between, and on
     # the fake clock (which moves only on sleeps) that loop never lets time pass
-    site.at(end, over)
+    site.at(end + page_lag, over)
 
 
 def captures(
-    tmp_path: Path, site: YouTubeSite, clock: FakeClock, start: datetime, end: datetime
+    tmp_path: Path,
+    site: YouTubeSite,
+    clock: FakeClock,
+    start: datetime,
+    end: datetime,
+    events: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> Captures:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -109,7 +123,7 @@ def captures(
             }
         )
     )
-    events: list[tuple[str, dict[str, Any]]] = []
+    events = [] if events is None else events
     return Captures(
         settings,
         store,
@@ -176,3 +190,40 @@ def test_live_url_on_yesterdays_video_still_records_todays(
     timeline = follow_until(caps, "todays00001", 240)
     assert len(timeline.segments) >= 3
     assert timeline.meta.get("video_ids") == ["todays00001"]
+
+
+def test_a_page_still_live_after_the_playlist_ended_is_polled_not_re_recorded(
+    tmp_path: Path, clock: FakeClock, site: YouTubeSite, media: Media
+) -> None:
+    """YouTube flips /live to "was live" some time after the stream's playlist ends. Meanwhile
+    the capture waits a poll between looks: no loop of resolves, and one ``broadcast.ended``
+    (the old loop re-recorded at once, marking and sending it each turn, and on the fake
+    clock never let time pass)."""
+    start = clock.now()
+    end = start + timedelta(seconds=16)
+    stream_end = end - timedelta(seconds=4)
+    lag = timedelta(seconds=12)
+    go_live(site, media, "laggypage01", start - timedelta(seconds=2), stream_end, page_lag=lag)
+    events: list[tuple[str, dict[str, Any]]] = []
+    caps = captures(tmp_path, site, clock, start, end, events)
+    resolver = cast(Held, caps.resolver)
+
+    async def main() -> None:
+        caps.start("fest", "main")
+        loop = asyncio.get_running_loop()
+        guard = loop.time() + 240  # real time: a bound on a hang only
+        try:
+            while loop.time() < guard:
+                await asyncio.sleep(0.05)
+                state = caps.store.broadcast("fest", "main").state
+                if state == BroadcastState.ENDED and clock.now() >= end + timedelta(seconds=30):
+                    break
+        finally:
+            await caps.stop("fest", "main")
+
+    asyncio.run(main())
+    lagging = [t for t in resolver.calls if stream_end <= t < stream_end + lag]
+    # one look per 1 s poll while the page lags, not one per (instant) re-record
+    assert 1 <= len(lagging) <= lag.total_seconds() / caps.settings.watch_poll_s + 2, lagging
+    assert [k for k, _ in events].count("broadcast.ended") == 1, events
+    assert clock.now() >= end + timedelta(seconds=30)  # the window ran out: time did pass

@@ -192,9 +192,7 @@ def test_a_locked_db_does_not_stall_capture(
     b = store.broadcast(EVENT, "day1")
     loop = asyncio.new_event_loop()
     until = b.end + timedelta(hours=1)
-    task = loop.create_task(
-        captures._record(b, pipeline.recording, lambda: until, asyncio.Event())
-    )
+    task = loop.create_task(captures._record(b, pipeline.recording, lambda: until, asyncio.Event()))
     lock = Lock(db)
     try:
         runner = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
