@@ -4,7 +4,7 @@ and against ``aws s3 cp`` (awscli), the same file, side by side in one run.
     .venv/bin/python bench/publish_s3.py [--size-mb 500] [--runs 3] [--endpoint URL]
 
 The server is moto's standalone server in its own process (so it does not share our GIL), on
-127.0.0.1. Ours includes what publishing needs and the baselines do not do: S3's CRC64NVME per
+127.0.0.1. Ours includes what publishing needs and the baselines do not do: S3's CRC32C per
 part and for the whole object, ContentType/CacheControl/metadata, and verification after the
 upload (head: size, sha256 metadata, the store's full-object checksum). ``aws`` is taken from
 PATH, or installed once with pip into bench/.cache/awscli-venv (awscli pins its own botocore, so
