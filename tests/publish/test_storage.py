@@ -140,7 +140,8 @@ def test_s3_multipart_headers_and_checksum(
     if algorithm is Checksum.CRC32C:  # the default: composite, a CRC of the parts' CRCs
         # (S3 appends "-3" in HEAD too; moto's HEAD leaves it off, its GET does not)
         assert raw["ChecksumCRC32C"] == _composite_crc32c(path.read_bytes(), 5 * MB)[:-2]
-        got = moto_s3.client().get_object(Bucket=bucket, Key="vods/ev/big.mp4", ChecksumMode="ENABLED")
+        client = moto_s3.client()
+        got = client.get_object(Bucket=bucket, Key="vods/ev/big.mp4", ChecksumMode="ENABLED")
         assert got["ChecksumCRC32C"] == _composite_crc32c(path.read_bytes(), 5 * MB)
         assert got["ChecksumType"] == "COMPOSITE"
     else:  # full object: the CRC of the whole file (not of the parts' checksums)
