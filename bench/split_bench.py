@@ -328,6 +328,18 @@ def profile(prog: Program, out: Path) -> None:
         f"  {'baseline: ffmpeg -ss -t -c copy +faststart':42s} {n:5d} {sum(base_wall):8.2f}"
         f" {sum(base_cpu):8.2f} {sum(base_wall) / n:9.3f} {sum(base_cpu) / n:9.3f}"
     )
+    start_cpu = []
+    for _ in prog.sessions:  # what starting an ffmpeg process costs, with no work at all
+        c = _children_cpu()
+        sh("-f", "lavfi", "-i", "nullsrc=s=16x16", "-frames:v", "1", "-f", "null", "-")
+        start_cpu.append(_children_cpu() - c)
+    start = statistics.median(start_cpu)
+    print(f"  {'ffmpeg start alone (1 null frame)':42s} {n:5d} {'':8s} {sum(start_cpu):8.2f}")
+    # the floor: the copy plus the codec work of the ends (the re-encodes without their
+    # process starts), no probe, no hash: what an exact cut costs at the very least
+    ends = sum(v for k, v in cpu.items() if "re-encode" in k) - start * 2 * n
+    floor = (sum(base_cpu) + ends) / sum(base_cpu)
+    print(f"  floor (copy + re-encode work, no process start, probe or hash) / copy = {floor:.2f}")
 
 
 def main() -> None:

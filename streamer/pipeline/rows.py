@@ -72,6 +72,8 @@ class BroadcastRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the schedule's conference day (ISO date) when it names one; else derived from the start
+    day: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class SessionRow(Base):

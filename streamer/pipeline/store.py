@@ -71,10 +71,16 @@ def _add_cut_policy(conn: Connection) -> None:
         )
 
 
-SCHEMA_VERSION = 3
+def _add_broadcast_day(conn: Connection) -> None:
+    if "day" not in {c["name"] for c in inspect(conn).get_columns("broadcasts")}:
+        conn.execute(text("ALTER TABLE broadcasts ADD COLUMN day VARCHAR(10)"))
+
+
+SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {  # from-version → step
     1: _add_next_try_at,
     2: _add_cut_policy,
+    3: _add_broadcast_day,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,6 +70,7 @@ def _sync_broadcasts(db: Session, program: Program, stamp: datetime) -> dict[str
     }
     for b in program.broadcasts:
         brow = known_b.pop(b.id, None)
+        day = b.day.isoformat() if b.day is not None else None
         if brow is None:
             db.add(
                 BroadcastRow(
@@ -81,10 +82,12 @@ def _sync_broadcasts(db: Session, program: Program, stamp: datetime) -> dict[str
                     state=B.PLANNED.value,
                     removed=False,
                     updated_at=stamp,
+                    day=day,
                 )
             )
         else:
             brow.url, brow.start, brow.end, brow.removed = b.url, b.start, b.end, False
+            brow.day = day
     db.flush()
     return known_b
 
@@ -149,7 +152,13 @@ def program_of(db: Session, event_id: str) -> Program:
     brows = db.scalars(select(BroadcastRow).where(BroadcastRow.event_id == event_id))
     # a broadcast gone from the schedule stays while a kept session still needs it
     broadcasts = [
-        Broadcast(id=b.id, url=b.url, start=b.start, end=b.end)
+        Broadcast(
+            id=b.id,
+            url=b.url,
+            start=b.start,
+            end=b.end,
+            day=date.fromisoformat(b.day) if b.day else None,
+        )
         for b in brows
         if not b.removed or b.id in used
     ]

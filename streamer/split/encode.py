@@ -109,17 +109,21 @@ def encode_cmd(
     """Decode from the keyframe, keep frames from ``enc.start`` on (by their own timestamps);
     with ``samples``, also write those frames' grey samples and JPEGs; with ``audio``, also
     copy the source's AAC frames whose pts lie in that range (seconds, source timeline)."""
-    seek = enc.from_key.dts + LAND_S - cut.info.start
     opts: dict[str, Any] = {
         "protocol_whitelist": PROTOCOLS,
         "noaccurate_seek": None,
         "threads": 1,
     }
-    if seek > 0:
+    url = cut.url
+    if enc.url is not None:  # from the keyframe's file on: a short seek by absolute time
+        url = enc.url
+        opts["seek_timestamp"] = 1
+        opts["ss"] = f"{enc.from_key.dts + LAND_S:.6f}"
+    elif (seek := enc.from_key.dts + LAND_S - cut.info.start) > 0:
         opts["ss"] = f"{seek:.6f}"
     quarter = (cut.info.video.frame_s if cut.info.video else 0.04) / 4
     # -copyts keeps the source's timestamps, so the trim is on absolute pts, whatever the seek
-    inp = ffmpeg.input(cut.url, **procs.fetched_input(opts))
+    inp = ffmpeg.input(url, **procs.fetched_input(opts))
     video = inp.video.filter("trim", start=f"{enc.start - quarter:.6f}")
     out_args = x264_args(cut, enc.from_key)
     out_args["f"] = "mpegts"

@@ -24,6 +24,9 @@ class Encode:
     from_key: Packet
     frames: int
     path: Path
+    # the input from the file holding ``from_key`` on, seeked by absolute time; None: the
+    # piece's whole URL, seeked from its start (a seek deep into a long concat costs ~0.1 CPU-s)
+    url: str | None = None
 
 
 @dataclass

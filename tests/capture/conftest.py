@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from streamer.simulate import ReplayServer
-from streamer.simulate.youtube_media import Content, prepare
+from streamer.simulate.youtube_media import Content
+from tests.capture.healkit import prepare_yt
 from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def yt_content(tmp_path_factory: pytest.TempPathFactory) -> Content:
     """The YouTube-shaped simulator's broadcast: 240 s at 160x90, 10 fps, 2 s segments."""
 
     def build(root: Path) -> Content:
-        return prepare(root, duration_s=240, segment_s=2.0, width=160, height=90, fps=10)
+        return prepare_yt(root, duration_s=240)
 
     return build(built_once(tmp_path_factory, "yt", build))  # the second call finds it made
 

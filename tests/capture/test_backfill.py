@@ -17,10 +17,10 @@ import pytest
 
 from streamer.capture.backfill import heal_directory, record_with_backfill
 from streamer.capture.timeline import Timeline
-from streamer.simulate.youtube_media import Content, prepare
+from streamer.simulate.youtube_media import Content
 from tests.capture.conftest import ROOT, streamer_cmd
+from tests.capture.healkit import check_run_edges, hole_fragments, prepare_yt
 from tests.capture.yt_support import (
-    SEGMENT_S,
     URL,
     check_frames,
     joined,
@@ -34,8 +34,7 @@ from tests.capture.yt_support import (
 @pytest.fixture(scope="session")
 def yt_long_content(tmp_path_factory: pytest.TempPathFactory) -> Content:
     """12 minutes of broadcast (the issue's outages), same shape as ``yt_content``."""
-    return prepare(tmp_path_factory.mktemp("yt-long"), duration_s=720, segment_s=SEGMENT_S,
-                   width=160, height=90, fps=10)  # fmt: skip
+    return prepare_yt(tmp_path_factory.mktemp("yt-long"), duration_s=720)
 
 
 def _at(media_start: float, seconds: float) -> datetime:
@@ -142,9 +141,7 @@ def test_a_range_the_dvr_forgot_is_healed_from_the_archive_after_the_end(
     out = tmp_path / "rec"
     with youtube(yt_content) as (media, clock, resolver):
         record_with_outage(clock, resolver, out, 60)
-        hole = Timeline.load(out).gaps()[0]
-        first = int((hole.start.timestamp() - media.started_at) / SEGMENT_S)
-        last = int((hole.end.timestamp() - media.started_at) / SEGMENT_S) - 1
+        first, last = hole_fragments(media.started_at, out)
         media.forget(first + 5, last - 5)  # the middle of the outage is gone from the DVR
         live = asyncio.run(heal_directory(out, resolver))
         assert live.status == "is_live" and not live.complete
@@ -187,14 +184,7 @@ def test_dvr_numbering_offset_from_hls_is_placed_by_fragment_time(
         assert len(timeline.runs()) == 1  # one run: HLS numbers and timestamps continue
         dvr = [s for s in timeline.segments if s.src == "dvr"]
         assert dvr[0].seq > 1037
-        video, start = joined(out, tmp_path / "vod.ts")
-        tenth = timedelta(seconds=0.1)
-        check_frames(
-            video,
-            start,
-            media,
-            [dvr[0].start - tenth, dvr[0].start, dvr[-1].end - tenth, dvr[-1].end],
-        )
+        check_run_edges(out, tmp_path / "vod.ts", media, dvr)
 
 
 def test_backfill_while_live_leaves_no_new_gap_at_the_live_edge(

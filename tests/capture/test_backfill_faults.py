@@ -17,14 +17,8 @@ from streamer import procs
 from streamer.capture.backfill import heal_directory
 from streamer.capture.timeline import TIMELINE, Timeline
 from streamer.simulate.youtube_media import Content
-from tests.capture.yt_support import SEGMENT_S, record_with_outage, youtube
-
-
-def _hole_sq(media_start: float, directory: Path) -> tuple[int, int]:
-    hole = Timeline.load(directory).gaps()[0]
-    first = round((hole.start.timestamp() - media_start) / SEGMENT_S)
-    last = round((hole.end.timestamp() - media_start) / SEGMENT_S) - 1
-    return first, last
+from tests.capture.healkit import hole_fragments
+from tests.capture.yt_support import record_with_outage, youtube
 
 
 def _reasons(directory: Path) -> list[str]:
@@ -37,7 +31,7 @@ def test_fragments_gone_from_the_dvr_stay_gaps_with_the_reason(
     out = tmp_path / "rec"
     with youtube(yt_content) as (media, clock, resolver):
         record_with_outage(clock, resolver, out, 50)
-        first, _last = _hole_sq(media.started_at, out)
+        first, _last = hole_fragments(media.started_at, out)
         media.forget(first, first + 2)
         report = asyncio.run(heal_directory(out, resolver))
     assert [r for _, _, r in report.remaining] == [
@@ -63,7 +57,7 @@ def test_garbage_fragment_bytes_end_in_a_clear_reason(yt_content: Content, tmp_p
     out = tmp_path / "rec"
     with youtube(yt_content) as (media, clock, resolver):
         record_with_outage(clock, resolver, out, 50)
-        first, _last = _hole_sq(media.started_at, out)
+        first, _last = hole_fragments(media.started_at, out)
         bad = first + 3
         media.fault = lambda kind, sq: (200, b"<html>oops</html>" * 40) if sq == bad else None
         report = asyncio.run(heal_directory(out, resolver))

@@ -7,16 +7,15 @@ outage)."""
 from __future__ import annotations
 
 import asyncio
-import math
-import re
+import sys
 from pathlib import Path
+from typing import Any
 
 from streamer.capture.backfill import GENERIC_REASON, heal_directory
 from streamer.capture.hls import Progress, record
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.netguard import Policy
-from streamer.simulate import M3U8_TYPE, TS_TYPE, Response
 from streamer.youtube import Resolver, ResolverOptions
 from tests.capture.yt_support import ShiftClock
 from tests.conftest import ScriptedLive
@@ -30,34 +29,13 @@ RESOLVER = Resolver(ResolverOptions(policy=Policy(allow_private=True)))
 class EventLive(ScriptedLive):
     """The same broadcast as an EVENT playlist: every segment stays listed and served."""
 
-    def playlist(self) -> str:
-        with self._lock:
-            self._produce()
-            listed = list(self._run)
-            self.served.append([seq for seq, _, _ in listed])
-        lines = [
-            "#EXTM3U",
-            "#EXT-X-VERSION:3",
-            "#EXT-X-PLAYLIST-TYPE:EVENT",
-            f"#EXT-X-TARGETDURATION:{math.ceil(self.segment_s)}",
-            f"#EXT-X-MEDIA-SEQUENCE:{listed[0][0] if listed else 0}",
-        ]
-        for seq, pdt, _ in listed:
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{pdt.isoformat(timespec='milliseconds')}")
-            lines.append(f"#EXTINF:{self.segment_s:.3f},")
-            lines.append(f"seg{seq}.ts")
-        return "\n".join(lines) + "\n"
+    def __init__(self, segments: list[bytes], **options: Any) -> None:
+        super().__init__(segments, **options)  # the first window is made at once
+        self.window = sys.maxsize  # from then on nothing leaves the playlist or the disk
 
-    def _route(self, path: str) -> Response | None:
-        if path == "/media.m3u8":
-            return (200, M3U8_TYPE, self.playlist().encode())
-        match = re.fullmatch(r"/seg(\d+)\.ts", path)
-        if match is None:
-            return None
-        with self._lock:
-            self._produce()
-            data = {seq: d for seq, _, d in self._run}.get(int(match.group(1)))
-        return None if data is None else (200, TS_TYPE, data)
+    def playlist(self) -> str:
+        version = "#EXT-X-VERSION:3\n"
+        return super().playlist().replace(version, version + "#EXT-X-PLAYLIST-TYPE:EVENT\n", 1)
 
 
 def _record_until(src: ScriptedLive, out: Path, newest: int) -> None:

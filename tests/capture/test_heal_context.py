@@ -14,7 +14,8 @@ from streamer.config import Settings
 from streamer.pipeline.processing import covers
 from streamer.simulate.youtube_media import Content
 from streamer.timeutil import parse_iso
-from tests.capture.yt_support import SEGMENT_S, record_segments, record_with_outage, youtube
+from tests.capture.healkit import hole_fragments
+from tests.capture.yt_support import record_segments, record_with_outage, youtube
 
 SETTINGS = Settings(allow_private_sources=True)  # the simulator is on 127.0.0.1
 
@@ -30,8 +31,7 @@ def test_live_heals_reuse_the_info_dict_and_skip_spans_the_dvr_lost(
     out = tmp_path / "rec"
     with youtube(yt_content) as (media, clock, resolver):
         record_with_outage(clock, resolver, out, 60)
-        hole = Timeline.load(out).gaps()[0]
-        first = int((hole.start.timestamp() - media.started_at) / SEGMENT_S)
+        first, _last = hole_fragments(media.started_at, out)
         media.forget(first + 3, first + 6)
         context = HealContext(resolver, settings=SETTINGS)
 

@@ -13,31 +13,22 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from streamer.capture import heal
+from streamer.capture import heal_archive
 from streamer.capture.timeline import Timeline
 from streamer.config import Settings
 from streamer.pipeline.capture_task import recording_dir
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.states import BroadcastState, SessionState
 from streamer.simulate.youtube_info import SimulatedResolver
-from streamer.simulate.youtube_media import Content, YouTubeMedia, prepare
+from streamer.simulate.youtube_media import Content, YouTubeMedia
 from streamer.timeutil import iso, now, parse_iso
-from tests.capture.yt_support import (
-    FPS,
-    HEIGHT,
-    SEGMENT_S,
-    URL,
-    WIDTH,
-    ShiftClock,
-    check_frames,
-    record_segments,
-)
+from tests.capture.healkit import prepare_yt, service_settings, until
+from tests.capture.yt_support import URL, ShiftClock, check_frames, record_segments
 
 LENGTH_S = 40.0  # the broadcast ran this long, and ended just before the service started
 SESSIONS = (("s1", 2.0, 18.0), ("s2", 26.0, 38.0))  # seconds into the broadcast
@@ -45,48 +36,24 @@ SESSIONS = (("s1", 2.0, 18.0), ("s2", 26.0, 38.0))  # seconds into the broadcast
 
 @pytest.fixture(scope="module")
 def content(tmp_path_factory: pytest.TempPathFactory) -> Content:
-    return prepare(tmp_path_factory.mktemp("yt"), duration_s=60, segment_s=SEGMENT_S,
-                   width=WIDTH, height=HEIGHT, fps=FPS)  # fmt: skip
+    return prepare_yt(tmp_path_factory.mktemp("yt"), duration_s=60)
 
 
 def _settings(root: Path, began: datetime, end_s: float = LENGTH_S) -> Settings:
-    sched = root / "schedules"
-    sched.mkdir(parents=True)
     ended = began + timedelta(seconds=end_s)
     sessions = "\n".join(
         f'  - {{id: {sid}, broadcast: main, start: "{iso(began + timedelta(seconds=a))}", '
         f'end: "{iso(began + timedelta(seconds=b))}", title: {sid}}}'
         for sid, a, b in SESSIONS
     )
-    (sched / "fest.yaml").write_text(
-        f"""
+    schedule = f"""
 event: {{id: fest, title: Fest, timezone: UTC}}
 broadcasts:
   - {{id: main, url: "{URL}", start: "{iso(began)}", end: "{iso(ended)}"}}
 sessions:
 {sessions}
-""",
-        "utf-8",
-    )
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=root / "data",
-        schedules=sched,
-        grace_s=1.0,
-        pad_s=0.0,
-        watch_poll_s=1.0,
-        late_limit_s=600.0,
-        allow_private_sources=True,  # the simulator is on 127.0.0.1
-    )
-
-
-async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
+"""
+    return service_settings(root, schedule, pad_s=0.0, late_limit_s=600.0)
 
 
 def _ended_broadcast(content: Content) -> tuple[YouTubeMedia, datetime]:
@@ -114,7 +81,7 @@ def _serve(
     async def go() -> None:
         await orch.start()
         try:
-            await _until(settled, 120, "every session published or failed")
+            await until(settled, 120, "every session published or failed")
         finally:
             await orch.shutdown()
 
@@ -129,7 +96,8 @@ def test_a_broadcast_first_seen_after_its_end_publishes_every_session(
     media, began = _ended_broadcast(content)
     try:
         if source == "was_live":
-            monkeypatch.setattr(heal, "ARCHIVE_CHUNK", 7)  # several ffmpeg runs, joined in s1
+            # several ffmpeg runs, joined in s1
+            monkeypatch.setattr(heal_archive, "ARCHIVE_CHUNK", 7)
             media.publish_archive()  # the DVR fragments are gone (404); the archive is there
             assert media.live_status == "was_live"
         settings = _settings(tmp_path, began)

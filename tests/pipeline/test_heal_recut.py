@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,17 @@ from streamer.config import Settings
 from streamer.pipeline.orchestrator import Orchestrator
 from streamer.pipeline.states import SessionState
 from streamer.simulate.youtube_info import SimulatedResolver
-from streamer.simulate.youtube_media import Content, YouTubeMedia, prepare
+from streamer.simulate.youtube_media import Content, YouTubeMedia
 from streamer.timeutil import iso, now, parse_iso
-from tests.capture.yt_support import FPS, HEIGHT, SEGMENT_S, URL, WIDTH, check_frames
+from tests.capture.healkit import prepare_yt, service_settings, until
+from tests.capture.yt_support import SEGMENT_S, URL, check_frames
 
 HISTORY_S = 60.0  # the broadcast began this long before the service started
 
 
 @pytest.fixture(scope="module")
 def content(tmp_path_factory: pytest.TempPathFactory) -> Content:
-    return prepare(tmp_path_factory.mktemp("yt"), duration_s=240, segment_s=SEGMENT_S,
-                   width=WIDTH, height=HEIGHT, fps=FPS)  # fmt: skip
+    return prepare_yt(tmp_path_factory.mktemp("yt"), duration_s=240)
 
 
 class GatedResolver(SimulatedResolver):
@@ -50,39 +49,16 @@ class GatedResolver(SimulatedResolver):
 
 
 def _settings(root: Path, t0: datetime) -> Settings:
-    sched = root / "schedules"
-    sched.mkdir(parents=True)
     start = t0 - timedelta(seconds=HISTORY_S)
-    (sched / "fest.yaml").write_text(
-        f"""
+    schedule = f"""
 event: {{id: fest, title: Fest, timezone: UTC}}
 broadcasts:
   - {{id: main, url: "{URL}", start: "{iso(start)}", end: "{iso(t0 + timedelta(seconds=300))}"}}
 sessions:
   - {{id: s1, broadcast: main, start: "{iso(t0 - timedelta(seconds=50))}",
       end: "{iso(t0 + timedelta(seconds=6))}", title: Opening}}
-""",
-        "utf-8",
-    )
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=root / "data",
-        schedules=sched,
-        grace_s=1.0,
-        watch_poll_s=1.0,
-        late_limit_s=60.0,
-        stall_timeout_s=30.0,
-        allow_private_sources=True,  # the simulator is on 127.0.0.1
-    )
-
-
-async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
+"""
+    return service_settings(root, schedule, late_limit_s=60.0, stall_timeout_s=30.0)
 
 
 def test_session_published_incomplete_is_recut_as_v2_after_the_heal(
@@ -106,10 +82,10 @@ def test_session_published_incomplete_is_recut_as_v2_after_the_heal(
     async def go() -> None:
         await orch.start()
         try:
-            await _until(lambda: state()[1] == 1, 120, "the first (incomplete) version")
+            await until(lambda: state()[1] == 1, 120, "the first (incomplete) version")
             assert state() == (SessionState.INCOMPLETE, 1)
             resolver.gate.set()  # now the heal may fill the outage from the DVR
-            await _until(lambda: state()[1] == 2, 120, "the re-cut after the heal")
+            await until(lambda: state()[1] == 2, 120, "the re-cut after the heal")
         finally:
             resolver.gate.set()
             await orch.shutdown()

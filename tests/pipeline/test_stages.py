@@ -73,7 +73,7 @@ def test_a_version_1_db_gains_next_try_at(tmp_path: Path) -> None:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     store.close()
     assert "next_try_at" in columns
-    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 3
+    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 4
 
 
 def test_a_version_2_db_gains_the_events_cut_policy(tmp_path: Path) -> None:
@@ -89,4 +89,46 @@ def test_a_version_2_db_gains_the_events_cut_policy(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(db) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("3",)
+    assert version == (str(SCHEMA_VERSION),)
+
+
+def test_a_broadcasts_conference_day_survives_the_state_db(tmp_path: Path) -> None:
+    """A late-night broadcast the schedule files under the evening before: the program rebuilt
+    from the DB (what every stage uses) keeps that day, so its VODs do too."""
+    (tmp_path / "night.yaml").write_text(
+        """
+event: {id: night, title: Night, timezone: Europe/Berlin}
+broadcasts:
+  - {id: saal1, start: "2014-12-28T11:00+01:00", end: "2014-12-29T02:15+01:00", day: 2014-12-28}
+  - {id: early, start: "2014-12-29T05:00+01:00", end: "2014-12-29T06:00+01:00", day: 2014-12-28}
+sessions:
+  - {id: late, broadcast: saal1, title: L,
+     start: "2014-12-29T01:00+01:00", end: "2014-12-29T02:00+01:00"}
+  - {id: dawn, broadcast: early, title: D,
+     start: "2014-12-29T05:00+01:00", end: "2014-12-29T06:00+01:00"}
+""",
+        "utf-8",
+    )
+    program = load_program(tmp_path / "night.yaml")
+    db = tmp_path / "s.db"
+    store = Store(f"sqlite:///{db}")
+    store.sync_program(program)
+    again = store.program("night")
+    store.close()
+    days = {s.id: again.session_day(s).isoformat() for s in again.sessions}
+    # "dawn" starts after 04:00, so only the stored day puts it on the 28th
+    assert days == {"late": "2014-12-28", "dawn": "2014-12-28"}
+    assert days == {s.id: program.session_day(s).isoformat() for s in program.sessions}
+
+
+def test_a_version_3_db_gains_the_broadcasts_day(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    Store(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:  # back to version 3: broadcasts without day
+        conn.execute("ALTER TABLE broadcasts DROP COLUMN day")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    Store(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(broadcasts)")}
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert "day" in columns and version == (str(SCHEMA_VERSION),)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from streamer import procs
 from streamer.split import split_session
 from streamer.split.faststart import describe, faststart
 
 from .conftest import Recording
+from .helpers import framemd5, record_runs
 
 
 def _probe(path: Path) -> dict[str, object]:
@@ -25,14 +25,6 @@ def _probe(path: Path) -> dict[str, object]:
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout  # fmt: skip
     return dict(json.loads(out))
-
-
-def _framemd5(path: Path) -> str:
-    return subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0", "-c", "copy",
-         "-f", "framemd5", "-"],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +52,7 @@ def test_moves_the_moov_in_front_and_hashes_what_it_wrote(moov_last: Path, tmp_p
     assert written.size == len(data) == len(head)
     assert written.sha256 == hashlib.sha256(data).hexdigest()
     # the same packets, and every chunk offset still points at its sample
-    assert _framemd5(out) == _framemd5(moov_last)
+    assert framemd5(str(out)) == framemd5(str(moov_last))
     errors = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(out), "-f", "null", "-"],
         capture_output=True, text=True, timeout=60,
@@ -86,14 +78,7 @@ def test_split_writes_its_output_once_and_never_reopens_it(
     """One ffmpeg run writes the MP4 with its moov in front; no run reads it afterwards: no
     ffprobe of it, no faststart pass, no thumbnail run (that comes from the head re-encode),
     and the sha256 is taken in the one read that follows the write."""
-    runs: list[list[str]] = []
-    real = procs.run
-
-    def run(argv: list[str], **kw: object) -> object:
-        runs.append(argv)
-        return real(argv, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(procs, "run", run)
+    runs = record_runs(monkeypatch)
     res = split_session(recording.directory, recording.program, "mid", tmp_path)
     named = [a for a in runs if any(x.endswith("vod.mp4") for x in a)]
     readers = [a for a in named if "ffprobe" in a[0] or any(

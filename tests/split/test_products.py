@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from streamer import procs
 from streamer.capture.timeline import Timeline
 from streamer.split import cutter as cutter_mod
 from streamer.split import join as join_mod
 from streamer.split import split_session
 from streamer.split.thumbnail import SAMPLE_H, SAMPLE_W, pick_sample
 from tests.split.conftest import SIZE, Recording, at, best_match, frame_count
+from tests.split.helpers import packet_hashes, record_runs
 
 AAC_FRAME = 1024 / 48000
 
@@ -43,14 +43,7 @@ def test_thumbnail_is_the_last_head_frame(recording: Recording, tmp_path: Path) 
 def test_blank_head_frames_fall_back_to_sampling_the_vod(
     recording: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runs: list[list[str]] = []
-    real = procs.run
-
-    def run(argv: list[str], **kw: object) -> object:
-        runs.append(argv)
-        return real(argv, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(procs, "run", run)
+    runs = record_runs(monkeypatch)
     monkeypatch.setattr(cutter_mod, "pick_sample", lambda gray, jpgs: None)
     res = split_session(recording.directory, recording.program, "mid", tmp_path)
     thumb_runs = [a for a in runs if "image2" in a and any(x.endswith("vod.mp4") for x in a)]
@@ -98,13 +91,7 @@ def test_too_little_moov_room_still_gives_a_faststart_file(
 
 
 def _audio_hashes(url: str) -> list[str]:
-    out = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-map", "0:a", "-c", "copy",
-         "-bsf:a", "aac_adtstoasc",
-         "-f", "framemd5", "-"],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
-    return [line.split(",")[5].strip() for line in out.splitlines() if line[:1].isdigit()]
+    return packet_hashes(url, "-map", "0:a", "-bsf:a", "aac_adtstoasc")
 
 
 def test_one_piece_join_reads_one_input_and_the_source_audio_frames(
@@ -112,14 +99,7 @@ def test_one_piece_join_reads_one_input_and_the_source_audio_frames(
 ) -> None:
     """The head and tail runs carry the audio around the copied middle: no separate audio
     read, a join with one input, and the VOD's AAC frames are the source's, in one run."""
-    runs: list[list[str]] = []
-    real = procs.run
-
-    def run(argv: list[str], **kw: object) -> object:
-        runs.append(argv)
-        return real(argv, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(procs, "run", run)
+    runs = record_runs(monkeypatch)
     res = split_session(recording.directory, recording.program, "mid", tmp_path)
     assert not [a for a in runs if "adts" in a]
     (join,) = [a for a in runs if "-moov_size" in a]
