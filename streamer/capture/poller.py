@@ -134,7 +134,7 @@ class Poller:
         self.video_id: str | None = None
         self.writer: TimelineWriter | None = None
         self.part = 0
-        self.cursor = Cursor(backfill_s=backfill_s)
+        self.cursor = Cursor(backfill_s=backfill_s, asked_at=clock.now())
         self.resumed = False
         self.pending_part_reason: str | None = None
         # counters for this call

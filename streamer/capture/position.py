@@ -24,6 +24,9 @@ class Cursor:
     last_end: datetime | None = None
     prev_media_sequence: int | None = None
     backfill_s: float = 0.0
+    # When the recording was asked for: a first playlist that comes late (a slow resolve on a
+    # loaded machine) still yields what the window holds since then.
+    asked_at: datetime | None = None
     # A new video: its numbering means nothing against ours, take its whole window.
     take_window: bool = False
 
@@ -96,5 +99,7 @@ def wanted(cursor: Cursor, playlist: MediaPlaylist, fetched_at: datetime) -> lis
         return []
     # A fresh recording starts at the live edge (plus the requested backfill).
     edge = start_time(cursor, playlist, len(entries) - 1, fetched_at)
+    if cursor.asked_at is not None:
+        edge = min(edge, cursor.asked_at)
     since = edge - timedelta(seconds=cursor.backfill_s)
     return [i for i in range(len(entries)) if start_time(cursor, playlist, i, fetched_at) >= since]

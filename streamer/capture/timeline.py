@@ -151,8 +151,10 @@ class Timeline:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory: Path) -> Timeline:
-        """Read a recording directory; a missing timeline gives an empty one."""
+    def load(cls, directory: Path, *, files: bool = True) -> Timeline:
+        """Read a recording directory; a missing timeline gives an empty one. A segment whose
+        file is absent is left out, unless ``files`` is False (a copy of the rows alone, as
+        the distributed planner keeps of a worker's recording)."""
         directory = Path(directory)
         segments: dict[tuple[int, int], Segment] = {}
         gaps: list[Gap] = []
@@ -171,7 +173,7 @@ class Timeline:
                     pdt=bool(row.get("pdt", True)),
                     src=str(row.get("src", "live")),
                 )
-                if (directory / seg.file).exists():
+                if not files or (directory / seg.file).exists():
                     segments[(seg.part, seg.seq)] = seg
             elif kind == "gap":
                 gaps.append(

@@ -18,12 +18,16 @@ class Predicted:
     delay_s: float  # predicted start − scheduled start
     known: bool  # the start is a known point, not a prediction
     since: str | None  # the session whose known start sets the delay
+    bound: datetime | None = None  # the next session's known start: the latest end
 
 
 def predict(
     sessions: list[Session], known_starts: Mapping[str, datetime], tz: ZoneInfo
 ) -> dict[str, Predicted]:
-    """Predicted windows of ``sessions``; ``known_starts`` maps session ids to real starts."""
+    """Predicted windows of ``sessions``; ``known_starts`` maps session ids to real starts.
+
+    A session ends its scheduled length after its (known or predicted) start, but never
+    after the next session's known start: that talk has begun."""
     out: dict[str, Predicted] = {}
     groups: dict[tuple[str, object], list[Session]] = {}
     for s in sessions:
@@ -31,16 +35,21 @@ def predict(
     for group in groups.values():
         delay = timedelta(0)
         since: str | None = None
-        for s in sorted(group, key=lambda s: s.start):
+        ordered = sorted(group, key=lambda s: s.start)
+        for i, s in enumerate(ordered):
             real = known_starts.get(s.id)
             if real is not None:
                 delay, since = real - s.start, s.id
+            start, end = s.start + delay, s.end + delay
+            following = known_starts.get(ordered[i + 1].id) if i + 1 < len(ordered) else None
+            bound = following if following is not None and following > start else None
             out[s.id] = Predicted(
-                start=s.start + delay,
-                end=s.end + delay,
+                start=start,
+                end=end if bound is None else min(end, bound),
                 delay_s=delay.total_seconds(),
                 known=real is not None,
                 since=since,
+                bound=bound,
             )
     return out
 

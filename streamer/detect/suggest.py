@@ -9,7 +9,9 @@ merged, so a break shared by two sessions is analysed once). Per session:
 * else a change point (picture cut, better with a change of sound), with a low score;
 * else the scheduled time, with a very low score.
 
-The session's confidence is the lower of its two edges'.
+An end no person gave is searched around the predicted end, but never after the next session's
+known start (its start mark, or a bound the caller knows). The session's confidence is the
+lower of its two edges'.
 """
 
 from __future__ import annotations
@@ -165,6 +167,28 @@ def _pick(
     return scheduled, SCHEDULE_SCORE, [Signal("schedule", scheduled, SCHEDULE_SCORE)]
 
 
+def _end_centre(
+    s: Session,
+    predicted_end: datetime,
+    start: tuple[datetime, float, list[Signal]],
+    by_edge: Mapping[tuple[str, Edge], Mark],
+    following: Session | None,
+    bound: datetime | None,
+) -> datetime:
+    """Where to search a session's end: the predicted end, capped by the next session's
+    known start (that talk has begun). Not the found start plus the scheduled length: on the
+    simulated days (scheduled slots back to back, each talk late by its own amount) that
+    centre put ends up to 98 s off where the predicted end finds them within 2 s."""
+    at = start[0]
+    centre = predicted_end
+    next_mark = by_edge.get((following.id, Edge.START)) if following is not None else None
+    if next_mark is not None and following is not None and following.broadcast == s.broadcast:
+        bound = next_mark.at if bound is None else min(bound, next_mark.at)
+    if bound is not None and at < bound < centre:
+        centre = bound
+    return centre
+
+
 def suggest_sessions(
     timeline: Timeline,
     program: Program,
@@ -174,11 +198,13 @@ def suggest_sessions(
     marks: list[Mark] | None = None,
     analysis: Analysis | None = None,
     centres: Mapping[str, tuple[datetime, datetime]] | None = None,
+    bounds: Mapping[str, datetime] | None = None,
 ) -> list[Suggestion]:
     """A suggestion per session (in schedule order); marks override the analysis.
 
     ``centres`` (session id → start, end) moves the search of those sessions from the
-    scheduled times to others: the predicted window on a day running late."""
+    scheduled times to others: the predicted window on a day running late. ``bounds``
+    (session id → the next session's known start) caps where an end is searched."""
     settings = settings or Settings()
     ordered = sorted(sessions, key=lambda s: s.start)
     moved = {
@@ -191,13 +217,18 @@ def suggest_sessions(
     by_edge = {(m.session_id, m.edge): m for m in marks or []}
     out: list[Suggestion] = []
     previous_start: datetime | None = None
-    for s, c in zip(ordered, searched, strict=True):
+    for i, (s, c) in enumerate(zip(ordered, searched, strict=True)):
         edges: dict[Edge, tuple[datetime, float, list[Signal]]] = {}
         for edge, scheduled in ((Edge.START, c.start), (Edge.END, c.end)):
             mark = by_edge.get((s.id, edge))
             if mark is not None:
                 edges[edge] = (mark.at, 1.0, [Signal("mark", mark.at, 1.0)])
                 continue
+            if edge is Edge.END:
+                following = ordered[i + 1] if i + 1 < len(ordered) else None
+                scheduled = _end_centre(
+                    s, c.end, edges[Edge.START], by_edge, following, (bounds or {}).get(s.id)
+                )
             after = (
                 previous_start
                 if edge is Edge.START

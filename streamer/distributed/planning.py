@@ -189,7 +189,9 @@ class RemoteProcessor(Processor):
 
     def captured(self, s: SessionView) -> bool:
         here = self.raw.directory(s.event_id, s.broadcast_id)
-        return here is not None and covers(here, s.end + timedelta(seconds=self.settings.pad_s))
+        # the same end as the embedded processor's: the predicted one on a day running late;
+        # the copy has the rows only (the media stay on the worker and in the raw store)
+        return here is not None and covers(here, self.needed_until(s), files=False)
 
 
 class RawHealWatch(HealWatch):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from streamer.capture.timeline import Timeline
 from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
 from streamer.config import Settings
 from streamer.errors import IllegalTransition, ResolveError, StateError, StreamerError
+from streamer.pipeline import db_writes
+from streamer.pipeline.db_writes import DbWrites
 from streamer.pipeline.marks import broadcast_until
 from streamer.pipeline.states import BroadcastState
 from streamer.pipeline.store import BroadcastView, Store
@@ -53,8 +56,12 @@ class Captures:
         on_end: Callable[[str, str], None],
         owned: Callable[[], bool] = lambda: True,
         clock: Clock | None = None,
+        writes: DbWrites | None = None,
     ) -> None:
         self.settings = settings
+        # state DB writes run in order on a thread of their own: a DB locked by another
+        # process must not stall the event loop, which fetches every recording's segments
+        self.writes = writes or db_writes.shared()
         # False once a capture job's lease is lost: from then on this capture writes nothing
         # (no state, no recording row) and stops, because another worker owns the broadcast
         self.owned = owned
@@ -102,6 +109,11 @@ class Captures:
             stop.set()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=30)
+        await self.writes.flush()
+
+    async def flush(self) -> None:
+        """Wait until the state DB writes asked for so far are done."""
+        await self.writes.flush()
 
     async def run(
         self, event_id: str, broadcast_id: str, stop: asyncio.Event, *, manual: bool = False
@@ -112,9 +124,12 @@ class Captures:
         self._stops[key] = stop  # so that close() stops it too
         b = self.store.broadcast(event_id, broadcast_id)
         if not b.url:
-            self.mark(b, B.MISSING, "no URL in the schedule")
+            await self._mark(b, B.MISSING, "no URL in the schedule")
             return
         rec_dir = recording_dir(self.settings, event_id, broadcast_id)
+        # not waited for: the first mark (watching) is queued in the same loop step, so a
+        # session stage that waits for the queue (job_process) sees both; a resumed capture
+        # records at once, even while the DB is locked
         self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
         began = self._now()
@@ -129,15 +144,17 @@ class Captures:
             await self._follow(b, rec_dir, limit, stop)
         except ResolveError as exc:
             hint = f" (hint: {exc.hint})" if exc.hint else ""
-            self.mark(b, B.FAILED, f"{exc.kind}: {exc}{hint}")
+            await self._mark(b, B.FAILED, f"{exc.kind}: {exc}{hint}")
             self._emit(
                 "broadcast.failed",
                 {"event_id": b.event_id, "broadcast_id": b.id, "kind": exc.kind, "hint": exc.hint},
             )
         except StreamerError as exc:
             log.exception("capture of %s failed", key)
-            self.mark(b, B.FAILED, str(exc))
+            await self._mark(b, B.FAILED, str(exc))
         finally:
+            # what follows (planning the sessions) reads the states this capture wrote
+            await self.writes.flush()
             if not self._closing and self.owned():
                 self._on_end(event_id, broadcast_id)
 
@@ -180,7 +197,7 @@ class Captures:
         while True:
             if not resume:
                 why = "ended early; watching for a restart" if did_record else None
-                self.mark(b, B.WATCHING, why)
+                await self._mark(b, B.WATCHING, why)
                 watch_until = limit()
                 watched = await watch(
                     self.resolver,
@@ -196,10 +213,10 @@ class Captures:
                     **self._watch_clock(),
                 )
                 if watched.state == "stopped":
-                    self.mark(b, B.ENDED if did_record else B.PLANNED, "stopped")
+                    await self._mark(b, B.ENDED if did_record else B.PLANNED, "stopped")
                     return
                 if watched.state == "failed":
-                    self.mark(b, B.FAILED, watched.reason)
+                    await self._mark(b, B.FAILED, watched.reason)
                     return
                 if watched.state == "missed" and limit() > watch_until:
                     continue  # a mark moved the day's end while it watched: keep watching
@@ -216,14 +233,14 @@ class Captures:
                         # the same stream is over; a new one may start before the limit
                         await self._sleep(self.settings.watch_poll_s, stop)
                         if stop.is_set():
-                            self.mark(b, B.ENDED, "stopped")
+                            await self._mark(b, B.ENDED, "stopped")
                             return
                         continue
                     if did_record:
-                        self.mark(b, B.ENDED, "no restart before the window ended")
+                        await self._mark(b, B.ENDED, "no restart before the window ended")
                     else:
                         target = B.MISSING if watched.state == "missed" else B.ENDED
-                        self.mark(b, target, watched.reason)
+                        await self._mark(b, target, watched.reason)
                     return
             outcome = await self._record(b, rec_dir, limit, stop, resumed=resume)
             resumed, resume = resume, False
@@ -241,17 +258,17 @@ class Captures:
                 if outcome.reason.startswith("disk full") and self._now() < limit():
                     # space may come back (someone frees it): try again, resuming the recording
                     poll = self.settings.watch_poll_s
-                    self.mark(b, B.LIVE, f"{outcome.reason}; trying again every {poll:g}s")
+                    await self._mark(b, B.LIVE, f"{outcome.reason}; trying again every {poll:g}s")
                     await self._sleep(poll, stop)
                     if not stop.is_set():
                         resume = True
                         continue
                     if not self._closing:  # closing: it stays live, the next start resumes
-                        self.mark(b, B.ENDED, "stopped")
+                        await self._mark(b, B.ENDED, "stopped")
                     return
-                self.mark(b, B.FAILED, outcome.reason)
+                await self._mark(b, B.FAILED, outcome.reason)
                 return
-            self.mark(b, B.ENDED, f"{outcome.state}: {outcome.reason}")
+            await self._mark(b, B.ENDED, f"{outcome.state}: {outcome.reason}")
             self._emit(
                 "broadcast.ended",
                 {"event_id": b.event_id, "broadcast_id": b.id, "state": outcome.state},
@@ -266,7 +283,9 @@ class Captures:
         so its sessions split and publish as usual."""
         assert b.url is not None
         status = info.live_status
-        self.mark(b, B.WATCHING, f"ended before all of it was recorded: recording it from {status}")
+        await self._mark(
+            b, B.WATCHING, f"ended before all of it was recorded: recording it from {status}"
+        )
         meta: dict[str, Any] = {"event_id": b.event_id, "broadcast_id": b.id}
         if info.video_id:
             meta["video_id"] = info.video_id
@@ -286,18 +305,18 @@ class Captures:
             with contextlib.suppress(asyncio.CancelledError):
                 await heal
             if not self._closing:
-                self.mark(b, B.PLANNED, "stopped")
+                await self._mark(b, B.PLANNED, "stopped")
             return
         if not self.owned():
             return
         try:
             report = heal.result()
         except StreamerError as exc:
-            self._save_recording(b.event_id, b.id, state="failed", reason=str(exc))
-            self.mark(b, B.ENDED, f"ended before all of it was recorded; {status}: {exc}")
+            await self._saved(b.event_id, b.id, state="failed", reason=str(exc))
+            await self._mark(b, B.ENDED, f"ended before all of it was recorded; {status}: {exc}")
             return
         timeline = Timeline.load(rec_dir)
-        self._save_recording(
+        await self._saved(
             b.event_id,
             b.id,
             state="ended",
@@ -306,7 +325,7 @@ class Captures:
             bytes=sum(s.bytes for s in timeline.segments),
             gaps=len(report.remaining),
         )
-        self.mark(b, B.ENDED, f"recorded after the end: {_after_end_reason(report)}")
+        await self._mark(b, B.ENDED, f"recorded after the end: {_after_end_reason(report)}")
         self._emit(
             "broadcast.ended",
             {"event_id": b.event_id, "broadcast_id": b.id, "state": "ended", "source": status},
@@ -369,6 +388,7 @@ class Captures:
     ) -> RecordResult:
         assert b.url is not None
         key = f"{b.event_id}.{b.id}"
+        # not waited for: segments are fetched while a locked DB holds the write back
         self.mark(b, B.LIVE, None)
         live: dict[str, Any] = {"event_id": b.event_id, "broadcast_id": b.id}
         if resumed:  # a restart picks up a capture that was live: not a new go-live
@@ -410,7 +430,7 @@ class Captures:
         done = self._progress.get(key, {})
         if not self.owned():
             return outcome  # the new owner records the recording's state from here
-        self._save_recording(
+        await self._saved(
             b.event_id,
             b.id,
             state=outcome.state,
@@ -422,6 +442,8 @@ class Captures:
         return outcome
 
     def _on_progress(self, event_id: str, broadcast_id: str, p: Any) -> None:
+        """A kept segment (or a status change): metrics now, the recording row through the
+        writer (coalesced while the DB is busy)."""
         if not self.owned():
             return
         key = f"{event_id}.{broadcast_id}"
@@ -432,38 +454,84 @@ class Captures:
         )
         metrics.CAPTURED_BYTES.labels(broadcast=key).inc(max(0, nbytes - before.get("bytes", 0)))
         metrics.GAPS.labels(broadcast=key).inc(max(0, gaps - before.get("gaps", 0)))
-        self._progress[key] = {"segments": segments, "bytes": nbytes, "gaps": gaps}
+        now_ = {"segments": segments, "bytes": nbytes, "gaps": gaps}
+        fields: dict[str, Any] = {}
         status = str(getattr(p, "status", "recording"))
         if status != before.get("status", "recording"):
             # e.g. "recording; re-resolve backing off 48s (playlist HTTP 403)": say so
-            self._save_recording(event_id, broadcast_id, reason=status)
-        self._progress[key]["status"] = status
-        if segments - before.get("saved", 0) >= 10 or gaps != before.get("gaps", 0):
-            self._progress[key]["saved"] = segments
-            self._save_recording(event_id, broadcast_id, segments=segments, bytes=nbytes, gaps=gaps)
-        else:
-            self._progress[key]["saved"] = before.get("saved", 0)
+            fields["reason"] = status
+        saved = before.get("saved", 0)
+        if segments - saved >= 10 or gaps != before.get("gaps", 0):
+            saved = segments
+            fields.update(now_)
+        if fields:
+            self.writes.progress(key, self._progress_write(event_id, broadcast_id), **fields)
+        self._progress[key] = {**now_, "status": status, "saved": saved}
 
-    def mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> None:
+    def _progress_write(self, event_id: str, broadcast_id: str) -> Callable[[dict[str, Any]], None]:
+        def write(fields: dict[str, Any]) -> None:
+            self._save_recording_now(event_id, broadcast_id, fields)
+
+        return write
+
+    async def _mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> None:
+        """Change the state and wait for it to be written (this task waits, not the loop):
+        what runs next, here or in another stage, reads it."""
+        await asyncio.wrap_future(self.mark(b, target, reason))
+
+    async def _saved(self, event_id: str, broadcast_id: str, **fields: Any) -> None:
+        await asyncio.wrap_future(self._save_recording(event_id, broadcast_id, **fields))
+
+    def mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> Future[None]:
+        """Queue a state change (ordered after this broadcast's earlier writes); done when
+        written or given up (logged)."""
         if not self.owned():
             log.warning("%s.%s: lease lost, %s not recorded", b.event_id, b.id, target)
-            return
-        try:
-            self.store.set_broadcast_state(b.event_id, b.id, target, reason)
-        except IllegalTransition as exc:
-            log.warning("%s", exc)
-        except StateError as exc:  # e.g. the data disk is full under the DB: record on
-            log.error("%s.%s: state %s (%s) not saved: %s", b.event_id, b.id, target, reason, exc)
+            return _done()
+        event_id, broadcast_id = b.event_id, b.id
 
-    def _save_recording(self, event_id: str, broadcast_id: str, **fields: Any) -> None:
+        def write() -> None:
+            if not self.owned():  # lost while the write waited (a long DB lock)
+                return
+            try:
+                self.store.set_broadcast_state(event_id, broadcast_id, target, reason)
+            except IllegalTransition as exc:
+                log.warning("%s", exc)
+            except StateError as exc:  # e.g. the data disk is full under the DB: record on
+                log.error(
+                    "%s.%s: state %s (%s) not saved: %s",
+                    event_id,
+                    broadcast_id,
+                    target,
+                    reason,
+                    exc,
+                )
+
+        return self.writes.submit(write, key=f"{event_id}.{broadcast_id}")
+
+    def _save_recording(self, event_id: str, broadcast_id: str, **fields: Any) -> Future[None]:
         """Bookkeeping only (the timeline is the truth): a DB that cannot be written (locked
         too long, its disk full) must not stop a capture. Nothing once the lease is lost."""
         if not self.owned():
+            return _done()
+        return self.writes.submit(
+            lambda: self._save_recording_now(event_id, broadcast_id, fields),
+            key=f"{event_id}.{broadcast_id}",
+        )
+
+    def _save_recording_now(self, event_id: str, broadcast_id: str, fields: dict[str, Any]) -> None:
+        if not self.owned():  # lost while the write waited (a long DB lock)
             return
         try:
             self.store.save_recording(event_id, broadcast_id, **fields)
         except StateError as exc:
             log.error("%s.%s: recording row not saved: %s", event_id, broadcast_id, exc)
+
+
+def _done() -> Future[None]:
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
 
 
 def _ours(info: BroadcastInfo | None, until: datetime) -> bool:

@@ -87,6 +87,7 @@ def choose_cut(
             settings=DetectSettings(radius_s=radius_s),
             marks=marks,
             centres={session_id: (p.start, p.end)} if p is not None and shifted else None,
+            bounds={session_id: p.bound} if p is not None and p.bound is not None else None,
         )[0]
     except StreamerError as exc:
         reason = f"detection failed ({exc}): the scheduled times{_delay(p)}"

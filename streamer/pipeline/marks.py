@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Integer, String, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -52,6 +52,7 @@ class MarkRecord:
     by: str
     source: str
     made_at: datetime
+    id: int = 0  # the row's, in the order marks were stored
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -70,7 +71,14 @@ class MarkRecord:
 
 def _record(row: MarkRow) -> MarkRecord:
     return MarkRecord(
-        row.event_id, row.session_id, Edge(row.edge), row.at, row.by, row.source, row.made_at
+        row.event_id,
+        row.session_id,
+        Edge(row.edge),
+        row.at,
+        row.by,
+        row.source,
+        row.made_at,
+        row.id,
     )
 
 
@@ -151,6 +159,18 @@ class MarkStore:
         with self._tx() as db:
             return [_record(r) for r in db.scalars(query)]
 
+    def last_id(self) -> int:
+        """The newest mark's id (0 when none): a cheap change counter for whoever plans from
+        the marks (a mark from the CLI comes from another process)."""
+        with self._tx() as db:
+            return int(db.scalar(select(func.max(MarkRow.id))) or 0)
+
+    def after(self, mark_id: int) -> list[MarkRecord]:
+        """The marks stored after ``mark_id``, oldest first."""
+        query = select(MarkRow).where(MarkRow.id > mark_id).order_by(MarkRow.id)
+        with self._tx() as db:
+            return [_record(r) for r in db.scalars(query)]
+
     def latest(self, event_id: str, session_id: str) -> dict[Edge, MarkRecord]:
         """The mark in force per edge of one session."""
         return {m.edge: m for m in self.history(event_id, session_id)}
@@ -161,6 +181,24 @@ class MarkStore:
         for m in self.history(event_id):
             latest[(m.session_id, m.edge)] = m
         return [m.as_mark() for m in latest.values()]
+
+
+class MarkWatch:
+    """The marks stored since the last look, by whatever process stored them (``streamer
+    mark`` writes the state DB directly): the service re-plans from them on its tick."""
+
+    def __init__(self, store: Store) -> None:
+        self.marks = MarkStore(store)
+        self.seen = self.marks.last_id()
+
+    def new(self) -> list[MarkRecord]:
+        """Marks not seen yet, oldest first; one small query when there are none."""
+        if self.marks.last_id() <= self.seen:
+            return []
+        fresh = self.marks.after(self.seen)
+        if fresh:
+            self.seen = fresh[-1].id
+        return fresh
 
 
 def known_starts(store: Store, event_id: str) -> dict[str, datetime]:

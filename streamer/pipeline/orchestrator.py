@@ -40,7 +40,7 @@ from streamer.pipeline import stages
 from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.capture_task import Captures
 from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore, broadcast_until, cut_by, revision
+from streamer.pipeline.marks import MarkStore, MarkWatch, broadcast_until, cut_by, revision
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.reheal import HealWatch
 from streamer.pipeline.retry import POLICY
@@ -84,6 +84,8 @@ async def job_watch(event_id: str, broadcast_id: str, *, orch: Orchestrator | No
 
 async def job_process(event_id: str, session_id: str, *, orch: Orchestrator | None = None) -> None:
     assert orch is not None, "run by an Orchestrator's scheduler"
+    # the stage reads the broadcast's state and recording row: the capture's queued writes first
+    await orch.captures.flush()
     await orch.processor.process(event_id, session_id)
 
 
@@ -159,6 +161,7 @@ class Orchestrator:
         )
         self.processor = Processor(settings, self.store, self.runner, hooks)
         self.heals = HealWatch()
+        self.new_marks = MarkWatch(self.store)  # marks from the CLI (another process)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -368,6 +371,10 @@ class Orchestrator:
                 self.store.set_session_state(s.event_id, s.id, target)
         for s in self.heals.due(self.store, sessions):  # a heal filled them since: re-cut
             self._add_job(f"process:{s.key}", job_reprocess, moment, s.event_id, s.id)
+        for m in self.new_marks.new():  # e.g. `streamer mark`: its delay moves the plan now
+            marked = {(s.event_id, s.id): s for s in sessions}.get((m.event_id, m.session_id))
+            if marked is not None:  # a session removed since has nothing to plan
+                self._plan_from(marked)
         metrics.SESSIONS.clear()
         for state, n in counts.items():
             metrics.SESSIONS.labels(state=state).set(n)
@@ -468,11 +475,14 @@ class Orchestrator:
     def _replan_after(self, s: SessionView) -> None:
         """A known start moved the running delay: plan the later sessions' processing again
         (the captures look their limit up afresh on their own)."""
-        if self._loop is None:
-            return
-        later = [v for v in self.store.sessions(s.event_id) if v.start >= s.start]
-        for v in later:
-            self._loop.call_soon_threadsafe(self._plan_session, v)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._plan_from, s)
+
+    def _plan_from(self, s: SessionView) -> None:
+        """Plan ``s`` and the sessions after it again (call from the event loop)."""
+        for v in self.store.sessions(s.event_id):
+            if v.start >= s.start:
+                self._plan_session(v)
 
     def suggest(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)

@@ -101,9 +101,13 @@ class Processor:
         rec = self.store.recording(s.event_id, s.broadcast_id)
         if rec is None or not rec.dir:
             return False
+        return covers(Path(rec.dir), self.needed_until(s))
+
+    def needed_until(self, s: SessionView) -> datetime:
+        """How far the recording must reach before ``s`` may be cut: its predicted end (the
+        scheduled one at least) plus pad. Every ``captured`` (local disk, raw store) asks this."""
         end = cut_by(self.store, s.event_id, s.id, s.end)
-        until = end + timedelta(seconds=self.settings.pad_s)
-        return covers(Path(rec.dir), until)
+        return end + timedelta(seconds=self.settings.pad_s)
 
     async def unpublish(self, event_id: str, session_id: str) -> SessionView:
         async with self.lock(f"{event_id}.{session_id}"):
@@ -111,7 +115,7 @@ class Processor:
             return self.store.session(event_id, session_id)
 
 
-def covers(recording: Path, until: datetime) -> bool:
+def covers(recording: Path, until: datetime, *, files: bool = True) -> bool:
     """The recording is complete up to ``until``: its last segment ends at or past it, and
     every hole before it has been tried by a heal that could not fill it (a pass that began
     once the hole was closed: ``heal.seen_until``; the DVR may still hold what a hole
@@ -119,8 +123,9 @@ def covers(recording: Path, until: datetime) -> bool:
     nothing more will come (``heal.final``). A hole no heal pass has looked at yet (the first
     comes some seconds into a capture, or into a restarted one) holds the session too; on a
     generic HLS source, which has no DVR to heal from, that is until the broadcast is over.
+    ``files`` False: ``recording`` holds the rows without the media (the raw store's copy).
     """
-    timeline = Timeline.load(recording)
+    timeline = Timeline.load(recording, files=files)
     heal = timeline.meta.get("heal")
     if isinstance(heal, dict) and heal.get("final") is True:
         return True

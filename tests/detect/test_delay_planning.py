@@ -10,8 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streamer.config import Settings
+from streamer.detect import Edge
 from streamer.pipeline.control import MarkRequest
+from streamer.pipeline.marks import MarkStore
 from streamer.pipeline.orchestrator import Orchestrator
+from streamer.pipeline.store import Store
 from streamer.timeutil import iso, now
 
 GRACE_S = 120
@@ -79,3 +82,60 @@ sessions:
     assert status["panel"]["delay_text"] == "running ~7 min late"
     predicted = datetime.fromisoformat(status["panel"]["predicted_end"])
     assert predicted == t0 + timedelta(minutes=160) + late
+
+
+def test_a_mark_from_the_cli_moves_the_running_service_on_its_next_tick(tmp_path: Path) -> None:
+    """``streamer mark`` writes the state DB from another process: the service's tick sees the
+    new mark (a cheap look at the newest mark id) and plans the later sessions again. The
+    tick is called by the test (no ticker, no waiting)."""
+    seoul = ZoneInfo("Asia/Seoul")
+    t0 = (now().astimezone(seoul) + timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+
+    def t(minutes: int) -> str:
+        return iso(t0 + timedelta(minutes=minutes))
+
+    sched = tmp_path / "schedules"
+    sched.mkdir()
+    (sched / "day.yaml").write_text(
+        f"""
+event: {{id: fest, title: Fest, timezone: Asia/Seoul}}
+broadcasts:
+  - {{id: main, url: "https://example.org/m.m3u8", start: "{t(0)}", end: "{t(120)}"}}
+sessions:
+  - {{id: opening, broadcast: main, start: "{t(0)}", end: "{t(30)}", title: Opening}}
+  - {{id: keynote, broadcast: main, start: "{t(30)}", end: "{t(90)}", title: Keynote}}
+""",
+        "utf-8",
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path / "data", schedules=sched, grace_s=GRACE_S
+    )
+    late = timedelta(minutes=7)
+    grace = timedelta(seconds=GRACE_S)
+    job = "process:fest.keynote"
+
+    async def go() -> tuple[datetime, datetime, datetime]:
+        # a tick far apart: the ticker's own first tick runs at start, then never in this test
+        orch = Orchestrator(settings, tick_s=3600)
+        await orch.start()
+        try:
+            assert orch._scheduler is not None
+            orch._tick()
+            before = orch._scheduler.get_job(job).next_run_time
+            # what `streamer mark keynote start --at ...` does: its own connection to the DB
+            cli = Store(settings.db_url)
+            MarkStore(cli).add("keynote", Edge.START, t0 + timedelta(minutes=30) + late,
+                               by="kim", source="cli")  # fmt: skip
+            cli.close()
+            unseen = orch._scheduler.get_job(job).next_run_time  # nothing told the service
+            orch._tick()
+            return before, unseen, orch._scheduler.get_job(job).next_run_time
+        finally:
+            await orch.shutdown()
+
+    before, unseen, after = asyncio.run(go())
+    end = t0 + timedelta(minutes=90)
+    assert before == unseen == end + grace
+    assert after == end + late + grace

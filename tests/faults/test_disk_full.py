@@ -181,9 +181,9 @@ def test_the_service_resumes_a_capture_stopped_by_a_full_disk(
     marks: list[tuple[str, str | None]] = []
     real_mark = Captures.mark
 
-    def mark(self: Captures, b: Any, target: BroadcastState, reason: str | None) -> None:
+    def mark(self: Captures, b: Any, target: BroadcastState, reason: str | None) -> Any:
         marks.append((target.value, reason))
-        real_mark(self, b, target, reason)
+        return real_mark(self, b, target, reason)
 
     monkeypatch.setattr(Captures, "mark", mark)
     # the broadcast's window (and late limit) are long over: a full disk must not end it early

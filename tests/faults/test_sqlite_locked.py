@@ -8,20 +8,27 @@ lets go; the slow one holds it for the full 30 s of the issue.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from streamer.errors import StateError
-from streamer.pipeline import stages
-from streamer.pipeline.states import SessionState
+from streamer.pipeline import capture_task, stages
+from streamer.pipeline.capture_task import Captures
+from streamer.pipeline.db_writes import DbWrites
+from streamer.pipeline.states import BroadcastState, SessionState
 from streamer.pipeline.store import BUSY_TIMEOUT_S, Store
 from streamer.publish.catalog import read_index
 from streamer.publish.open import open_storage
+from streamer.youtube import Resolver
 
 from .conftest import EVENT, SESSIONS, Pipeline
 
@@ -135,3 +142,92 @@ def test_a_lock_past_the_busy_timeout_is_a_clear_error(pipeline: Pipeline, db: P
     impatient.set_session_state(EVENT, "s1", SessionState.WAITING)
     assert impatient.session(EVENT, "s1").state == SessionState.WAITING
     impatient.close()
+
+
+def test_a_locked_db_does_not_stall_capture(
+    pipeline: Pipeline, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capture's state writes (the live mark, progress rows) wait for the lock on a thread of
+    their own: the event loop goes on fetching segments meanwhile, and the progress written
+    while the lock was held lands once it is released (coalesced: one write, not forty)."""
+    store = pipeline.store
+    store.set_broadcast_state(EVENT, "day1", BroadcastState.WATCHING)
+    fetched_while_locked = threading.Event()
+    release = asyncio.Event()
+    seen: dict[str, Any] = {}
+    writes_on: set[str] = set()
+    real_save = Store.save_recording
+
+    def save(self: Store, *args: Any, **fields: Any) -> None:
+        writes_on.add(threading.current_thread().name)
+        real_save(self, *args, **fields)
+
+    monkeypatch.setattr(Store, "save_recording", save)
+
+    async def recorder(*_: Any, on_progress: Any, **__: Any) -> SimpleNamespace:
+        # the "source": 40 segments, each one a trip through the loop
+        for n in range(1, 41):
+            on_progress(SimpleNamespace(segments=n, bytes=1000 * n, gaps=0, status="recording"))
+            await asyncio.sleep(0)
+        seen["fetched"] = 40
+        fetched_while_locked.set()
+        await release.wait()  # the test thread lets the lock go
+        await captures.flush()
+        row = store.recording(EVENT, "day1")
+        seen["progress"] = (row.segments, row.bytes) if row else None
+        done = SimpleNamespace(
+            state="ended", reason="ENDLIST", segments=40, bytes=40000, gaps=0, info=None
+        )
+        return SimpleNamespace(record=done)
+
+    monkeypatch.setattr(capture_task, "record_with_backfill", recorder)
+    captures = Captures(
+        pipeline.settings,
+        store,
+        Resolver(pipeline.settings),
+        emit=lambda *_: None,
+        on_end=lambda *_: None,
+        writes=DbWrites(),
+    )
+    b = store.broadcast(EVENT, "day1")
+    loop = asyncio.new_event_loop()
+    until = b.end + timedelta(hours=1)
+    task = loop.create_task(
+        captures._record(b, pipeline.recording, lambda: until, asyncio.Event())
+    )
+    lock = Lock(db)
+    try:
+        runner = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+        runner.start()
+        # a bound for failing only: the loop must not wait for the lock (the busy timeout
+        # is 60 s, so without the writer thread nothing is fetched while it is held)
+        assert fetched_while_locked.wait(30), "capture stalled behind the locked state DB"
+        assert captures.writes.pending >= 1  # the live mark still waits for the lock
+        assert store.broadcast(EVENT, "day1").state == BroadcastState.WATCHING
+        lock.release()
+        loop.call_soon_threadsafe(release.set)
+        runner.join(120)
+        assert not runner.is_alive()
+    finally:
+        lock.close()
+    assert task.result().state == "ended"
+    loop.close()
+    assert seen == {"fetched": 40, "progress": (40, 40000)}
+    assert store.broadcast(EVENT, "day1").state == BroadcastState.LIVE
+    assert "MainThread" not in writes_on and writes_on  # never on the loop's thread
+
+
+def test_writes_keep_their_order_and_progress_coalesces() -> None:
+    writes = DbWrites()
+    gate = threading.Event()
+    done: list[Any] = []
+    writes.submit(gate.wait)  # the "lock": everything after it waits
+    for n in range(1, 6):
+        writes.progress("e.b", done.append, segments=n)
+    writes.submit(lambda: done.append("ended"), key="e.b")
+    writes.progress("e.b", done.append, segments=6)  # after the mark, not merged before it
+    assert writes.pending == 4
+    gate.set()
+    asyncio.run(writes.flush())
+    assert done == [{"segments": 5}, "ended", {"segments": 6}]
+    writes.close()
