@@ -4,9 +4,11 @@ and against ``aws s3 cp`` (awscli), the same file, side by side in one run.
     .venv/bin/python bench/publish_s3.py [--size-mb 500] [--runs 3] [--endpoint URL]
 
 The server is moto's standalone server in its own process (so it does not share our GIL), on
-127.0.0.1. Ours includes what publishing needs and the baselines do not do: S3's CRC64NVME per
-part and for the whole object, ContentType/CacheControl/metadata, and verification after the
-upload (head: size, sha256 metadata, the store's full-object checksum). ``aws`` is taken from
+127.0.0.1. Ours includes what publishing needs and the baselines do not do: S3's CRC32C per
+part (composite for the object; ``--checksum CRC64NVME`` for a full-object one),
+ContentType/CacheControl/metadata, and verification after the upload (head: size, sha256
+metadata, the store's checksum against the parts' CRCs). moto computes CRC32C right only with
+the ``crc32c`` package (``moto[s3crc32c]``, in the dev extra). ``aws`` is taken from
 PATH, or installed once with pip into bench/.cache/awscli-venv (awscli pins its own botocore, so
 it gets a venv of its own). Prints the median of each, and the ratios baseline/ours (> 1 means
 ours is faster). 500 MB x 3 uploaders x (3 runs + 1 warm-up) takes 2 to 5 minutes here.
@@ -35,6 +37,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from streamer.publish.checksum import Checksum  # noqa: E402
 from streamer.publish.s3 import S3Storage  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
@@ -136,6 +139,9 @@ def main() -> None:
     parser.add_argument("--part-size-mb", type=int, default=16, help="ours (STREAMER default)")
     parser.add_argument("--concurrency", type=int, default=8, help="ours (STREAMER default)")
     parser.add_argument(
+        "--checksum", choices=[c.value for c in Checksum], default=Checksum.CRC32C.value
+    )
+    parser.add_argument(
         "--endpoint", help="an S3 endpoint to use instead of a local moto (e.g. a MinIO)"
     )
     parser.add_argument("--bucket", default="bench")
@@ -168,6 +174,7 @@ def main() -> None:
             path_style=True,
             part_size=args.part_size_mb * MB,
             concurrency=args.concurrency,
+            checksum=Checksum(args.checksum),
         )
 
         def run_ours() -> None:
@@ -217,7 +224,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     print()
     where = "moto S3 on loopback" if server is not None else endpoint
-    print(f"{args.size_mb} MB to {where}, median of {args.runs}:")
+    print(f"{args.size_mb} MB to {where}, median of {args.runs} (ours: {args.checksum}):")
     for name, t in med.items():
         spread = f"min {min(times[name]):.2f} max {max(times[name]):.2f}"
         print(f"  {name:18s} {t:7.2f} s  {args.size_mb / t:7.1f} MB/s  ({spread})")

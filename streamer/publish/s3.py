@@ -1,16 +1,17 @@
 """S3Storage: any S3-compatible store (AWS, MinIO, R2...) through boto3.
 
 Media go up through boto3's transfer manager (multipart above the part size, parts in
-parallel) with S3's own CRC64NVME checksum, which botocore computes per part with the CRT
-(hardware CRC, a fraction of the cost of a SHA256), so the store refuses a corrupted part. A
-multipart upload asks for the full-object checksum type: the store derives the whole file's
-CRC64NVME from the parts'. After an upload, ``head`` verifies the size, our ``sha256`` metadata
-(computed once, at split time: never again here) and the store's full-object CRC64NVME against
-the one combined from the parts' CRCs that botocore computed from the bytes it sent;
-``verify_read=True`` reads the file again and also checks its sha256.
+parallel) with S3's own CRC32C checksum, which botocore computes per part with the CRT
+(hardware CRC, a fraction of the cost of a SHA256), so the store refuses a corrupted part and
+reports the composite checksum (the CRC32C of the parts' CRC32Cs). ``Checksum.CRC64NVME`` asks
+for a full-object checksum instead (dearer for some stores: docs/publish.md). After an upload,
+``head`` verifies the size, our ``sha256`` metadata (computed once, at split time: never again
+here) and the store's checksum against the one derived from the parts' CRCs that botocore
+computed from the bytes it sent; ``verify_read=True`` reads the file again and also checks its
+sha256.
 
 The bodies are not SHA256-signed (SigV4 ``UNSIGNED-PAYLOAD``): every body goes up with a
-checksum the store verifies in a signed header (CRC64NVME for media, SHA256 for JSON), which is
+checksum the store verifies in a signed header (CRC32C for media, SHA256 for JSON), which is
 the condition on which botocore itself stops signing bodies over TLS. Signing them again costs a
 SHA256 of every byte (0.75 CPU-s per 500 MB here), the largest client-side cost on plain-HTTP
 endpoints; ``sign_payload=True`` restores it for a plain-HTTP store on an untrusted network
@@ -29,7 +30,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +51,7 @@ from tenacity import (
 )
 
 from streamer.errors import NotFound, StorageError
-from streamer.publish.crc64 import crc64nvme_b64, crc64nvme_combine, crc64nvme_file
+from streamer.publish.checksum import Checksum, file_part_crcs
 from streamer.publish.storage import ObjectInfo, check_key
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MB = 1024 * 1024
-CHECKSUM = "CRC64NVME"  # S3's own; botocore computes it with the CRT (awscrt)
 
 _THROTTLE = {
     "SlowDown",
@@ -124,6 +124,7 @@ class S3Storage:
         client: S3Client | None = None,
         verify_read: bool = False,
         sign_payload: bool = False,
+        checksum: Checksum = Checksum.CRC32C,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -134,6 +135,7 @@ class S3Storage:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.retry = retry or RetryPolicy()
         self.part_size = part_size
+        self.checksum = checksum
         self.transfer = TransferConfig(
             multipart_threshold=part_size,
             multipart_chunksize=part_size,
@@ -159,7 +161,7 @@ class S3Storage:
             client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         self.client: S3Client = client
         self.verify_read = verify_read
-        # per-part CRC64NVMEs of multipart uploads, by full key, from the Complete request
+        # per-part CRCs of multipart uploads, by full key, from the Complete request
         self._parts: dict[str, list[str]] = {}
         self._parts_lock = threading.Lock()
         self.client.meta.events.register(
@@ -218,11 +220,10 @@ class S3Storage:
             "ContentType": content_type,
             "CacheControl": cache_control,
             "Metadata": {"sha256": sha256},  # ASCII only: user metadata travels in headers
-            "ChecksumAlgorithm": CHECKSUM,
-            # multipart: the whole object's CRC, not a checksum of checksums (ignored for a
-            # single PUT, whose CRC covers the whole object anyway)
-            "ChecksumType": "FULL_OBJECT",
+            "ChecksumAlgorithm": self.checksum.value,
         }
+        if self.checksum.full_object:  # s3transfer leaves it out of a single PUT
+            extra["ChecksumType"] = "FULL_OBJECT"
 
         def upload() -> None:
             done = _Counter(progress)  # restarts from 0 on every attempt
@@ -299,7 +300,7 @@ class S3Storage:
                 sha256=resp.get("Metadata", {}).get("sha256"),
                 content_type=resp.get("ContentType"),
                 etag=str(resp.get("ETag", "")).strip('"') or None,
-                checksum_crc64nvme=resp.get("ChecksumCRC64NVME"),
+                checksum=_text(resp, f"Checksum{self.checksum.value}"),
                 cache_control=resp.get("CacheControl"),
             )
 
@@ -355,43 +356,44 @@ class S3Storage:
     ) -> None:
         """The stored object is the file: size, our metadata, and the store's own checksum.
 
-        ``parts`` are the per-part CRC64NVMEs botocore computed from the bytes it sent (and the
-        store compared on receipt); the whole file's CRC is combined from them. Without them
-        (a single PUT), or with ``verify_read``, the file is read again for its CRC and sha256."""
+        ``parts`` are the per-part CRCs botocore computed from the bytes it sent (and the store
+        compared on receipt); the store's checksum is derived from them. Without them (a single
+        PUT), or with ``verify_read``, the file is read again for its CRCs and sha256."""
         if info is None:
             raise StorageError(f"{key}: missing right after upload")
         if info.size != size or info.sha256 != sha256:
             raise StorageError(
                 f"{key}: stored {info.size} bytes sha256={info.sha256}, expected {size} {sha256}"
             )
-        if not info.checksum_crc64nvme:
+        if not info.checksum:
             return  # a store without checksums: size and metadata are all there is
+        chunk = self._chunksize(size)
+        multipart = size >= self.transfer.multipart_threshold
         if parts and not self.verify_read:
             # the caller's sha256 (taken at split time) is trusted: not computed again here
-            expected = self._combined(parts, size)
+            crcs = [self.checksum.decode(p) for p in parts]
         else:  # one read for both (a single PUT is at most one part: cheap)
-            full, expected = file_digests(path)
-            if full != sha256:
-                raise StorageError(f"{key}: {path} changed: sha256 {full}, expected {sha256}")
-        stored = info.checksum_crc64nvme
-        if stored != expected:
-            raise StorageError(f"{key}: store checksum {stored} differs from the file's {expected}")
-
-    def _combined(self, parts: Sequence[str], size: int) -> str:
-        """The whole object's CRC64NVME from its parts' (every part full but the last)."""
-        chunk = self._chunksize(size)
-        crc = 0
-        for i, part in enumerate(parts):
-            length = min(chunk, size - i * chunk)
-            crc = crc64nvme_combine(crc, int.from_bytes(base64.b64decode(part), "big"), length)
-        return crc64nvme_b64(crc)
+            digest = hashlib.sha256()
+            try:
+                crcs = file_part_crcs(path, self.checksum, chunk, digest.update)
+            except OSError as exc:
+                raise StorageError(f"cannot read {path}: {exc}") from exc
+            if digest.hexdigest() != sha256:
+                raise StorageError(
+                    f"{key}: {path} changed: sha256 {digest.hexdigest()}, expected {sha256}"
+                )
+        expected = self.checksum.stored(crcs, chunk, size, multipart)
+        if not _same_checksum(info.checksum, expected):
+            raise StorageError(
+                f"{key}: store checksum {info.checksum} differs from the file's {expected}"
+            )
 
     def _remember_parts(self, params: dict[str, Any], **_: Any) -> None:
         if params.get("Bucket") != self.bucket:
             return
         parts = params.get("MultipartUpload", {}).get("Parts", [])
         ordered = sorted(parts, key=lambda p: int(p.get("PartNumber", 0)))
-        checksums = [str(p.get(f"Checksum{CHECKSUM}", "")) for p in ordered]
+        checksums = [str(p.get(f"Checksum{self.checksum.value}", "")) for p in ordered]
         if checksums and all(checksums):
             with self._parts_lock:
                 self._parts[str(params.get("Key"))] = checksums
@@ -457,22 +459,24 @@ class _Counter:
         self.sink(total)
 
 
-def file_digests(path: Path, *, sha: bool = True) -> tuple[str | None, str]:
-    """(hex SHA256 of the file or None, base64 CRC64NVME of it: S3's full-object checksum)."""
-    digest = hashlib.sha256() if sha else None
-    try:
-        crc = crc64nvme_file(path, digest.update if digest is not None else None)
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    return (digest.hexdigest() if digest is not None else None), crc64nvme_b64(crc)
-
-
 def _stat(path: Path) -> tuple[int, int]:
     try:
         st = path.stat()
     except OSError as exc:
         raise StorageError(f"cannot read {path}: {exc}") from exc
     return st.st_size, st.st_mtime_ns
+
+
+def _same_checksum(stored: str, expected: str) -> bool:
+    """A composite checksum ends in ``-{parts}``; moto's HEAD leaves that off (S3's does not)."""
+    value, _, parts = stored.partition("-")
+    want, _, want_parts = expected.partition("-")
+    return value == want and parts in ("", want_parts)
+
+
+def _text(resp: Mapping[str, Any], field: str) -> str | None:
+    value = resp.get(field)
+    return str(value) if value else None
 
 
 def _status(exc: ClientError) -> int:

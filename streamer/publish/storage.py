@@ -32,7 +32,7 @@ class ObjectInfo:
     sha256: str | None = None
     content_type: str | None = None
     etag: str | None = None
-    checksum_crc64nvme: str | None = None  # the store's own full-object checksum (S3), base64
+    checksum: str | None = None  # the store's own checksum as it reports it (S3), base64
     cache_control: str | None = None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -16,6 +17,7 @@ from streamer.config import Settings
 from streamer.errors import ConfigError, StorageError
 from streamer.publish import LocalStorage, MemoryStorage, open_storage
 from streamer.publish.catalog import Publisher, read_index
+from streamer.publish.checksum import Checksum
 from streamer.publish.s3 import RetryPolicy, S3Storage, is_transient
 
 from .conftest import EVENT_ID, MotoS3
@@ -30,6 +32,8 @@ class FaultyProxy:
         self.upstream = upstream
         self.rules: list[Rule] = []
         self.faults: list[tuple[str, str, int]] = []
+        # (method, path, body) → the body to forward: damage in transit
+        self.mangle: Callable[[str, str, bytes], bytes] | None = None
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +53,8 @@ class FaultyProxy:
                         xml = f"<Error><Code>{code}</Code><Message>{code}</Message></Error>"
                         self._reply(status, {"Content-Type": "application/xml"}, xml.encode())
                         return
+                if proxy.mangle is not None:
+                    body = proxy.mangle(self.command, self.path, body)
                 headers = {
                     k: v
                     for k, v in self.headers.items()
@@ -195,6 +201,35 @@ def test_retry_budget_is_bounded(proxy: FaultyProxy, bucket: str, tmp_path: Path
     # it gave up as soon as the budget was spent, not before and not one wait later
     assert sum(fake.sleeps) >= quick.total_s > sum(fake.sleeps[:-1])
     assert len(proxy.faults) > 3
+
+
+@pytest.mark.parametrize("algorithm", list(Checksum))
+def test_a_part_damaged_in_transit_is_refused(
+    proxy: FaultyProxy, bucket: str, tmp_path: Path, algorithm: Checksum
+) -> None:
+    """One byte of one part flipped between botocore and the store: the upload fails. S3
+    refuses the part (its CRC differs from the signed header); moto stores it as sent, and the
+    store's checksum of the object then differs from the one botocore's part CRCs give."""
+    damaged: list[str] = []
+
+    def flip(method: str, path: str, body: bytes) -> bytes:
+        if method == "PUT" and "partNumber=2&" in path + "&" and not damaged:
+            damaged.append(path)
+            return body[:100] + bytes([body[100] ^ 1]) + body[101:]
+        return body
+
+    proxy.mangle = flip
+    store = _store(proxy, bucket, checksum=algorithm)
+    data = bytes(range(256)) * (48 * 1024)  # 12 MiB: three 5 MiB parts
+    path = tmp_path / "v.mp4"
+    path.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    with pytest.raises(StorageError, match="checksum"):
+        store.put_file("e/v.mp4", path, content_type="video/mp4", cache_control="c", sha256=sha)
+    assert damaged
+    # the same upload without the damage goes through
+    proxy.mangle = None
+    store.put_file("e/v.mp4", path, content_type="video/mp4", cache_control="c", sha256=sha)
 
 
 def test_is_transient() -> None:

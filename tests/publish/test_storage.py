@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from awscrt import checksums
 
 from streamer.errors import NotFound, StorageError
-from streamer.publish.crc64 import crc64nvme_b64
+from streamer.publish.checksum import Checksum
 from streamer.publish.local import LocalStorage
 from streamer.publish.memory import MemoryStorage
 from streamer.publish.s3 import S3Storage
@@ -109,8 +110,18 @@ def test_memory_backend_counts_puts(tmp_path: Path) -> None:
     assert store.puts == 1 and store.list() == ["a/b.json"]
 
 
-def test_s3_multipart_headers_and_checksum(moto_s3: MotoS3, bucket: str, tmp_path: Path) -> None:
-    store = make_s3(moto_s3, bucket)
+def _composite_crc32c(data: bytes, part: int) -> str:
+    """S3's composite CRC32C, computed here without our code: of the parts' CRC32Cs joined."""
+    crcs = [checksums.crc32c(data[i : i + part]) for i in range(0, len(data), part)]
+    joined = b"".join(c.to_bytes(4, "big") for c in crcs)
+    return f"{base64.b64encode(checksums.crc32c(joined).to_bytes(4, 'big')).decode()}-{len(crcs)}"
+
+
+@pytest.mark.parametrize("algorithm", list(Checksum))
+def test_s3_multipart_headers_and_checksum(
+    moto_s3: MotoS3, bucket: str, tmp_path: Path, algorithm: Checksum
+) -> None:
+    store = make_s3(moto_s3, bucket, checksum=algorithm)
     path, sha = _file(tmp_path, 12 * MB)
     seen: list[int] = []
     store.put_file(
@@ -126,9 +137,17 @@ def test_s3_multipart_headers_and_checksum(moto_s3: MotoS3, bucket: str, tmp_pat
     assert raw["ContentType"] == "video/mp4"
     assert raw["CacheControl"] == "public, max-age=86400"
     assert raw["Metadata"] == {"sha256": sha}
-    # S3's own full-object CRC64NVME, the one of the whole file (not of the parts' checksums)
-    assert raw.get("ChecksumType") == "FULL_OBJECT"
-    assert raw["ChecksumCRC64NVME"] == crc64nvme_b64(checksums.crc64nvme(path.read_bytes()))
+    if algorithm is Checksum.CRC32C:  # the default: composite, a CRC of the parts' CRCs
+        # (S3 appends "-3" in HEAD too; moto's HEAD leaves it off, its GET does not)
+        assert raw["ChecksumCRC32C"] == _composite_crc32c(path.read_bytes(), 5 * MB)[:-2]
+        client = moto_s3.client()
+        got = client.get_object(Bucket=bucket, Key="vods/ev/big.mp4", ChecksumMode="ENABLED")
+        assert got["ChecksumCRC32C"] == _composite_crc32c(path.read_bytes(), 5 * MB)
+        assert got["ChecksumType"] == "COMPOSITE"
+    else:  # full object: the CRC of the whole file (not of the parts' checksums)
+        assert raw.get("ChecksumType") == "FULL_OBJECT"
+        crc = checksums.crc64nvme(path.read_bytes()).to_bytes(8, "big")
+        assert raw["ChecksumCRC64NVME"] == base64.b64encode(crc).decode()
     assert "ChecksumSHA256" not in raw
     assert seen and seen[-1] == 12 * MB
     # the key is relative to the prefix everywhere we hand it out
@@ -138,8 +157,8 @@ def test_s3_multipart_headers_and_checksum(moto_s3: MotoS3, bucket: str, tmp_pat
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == sha
 
 
-def test_s3_parts_carry_crc64nvme_not_sha256(moto_s3: MotoS3, bucket: str, tmp_path: Path) -> None:
-    """Each part goes up with S3's CRC64NVME (computed by botocore), none with a SHA256: the
+def test_s3_parts_carry_crc32c_not_sha256(moto_s3: MotoS3, bucket: str, tmp_path: Path) -> None:
+    """Each part goes up with S3's CRC32C (computed by botocore), none with a SHA256: the
     file's sha256 is the one taken at split time, not computed again per part."""
     store = make_s3(moto_s3, bucket)
     sent: list[dict[str, str]] = []
@@ -151,11 +170,11 @@ def test_s3_parts_carry_crc64nvme_not_sha256(moto_s3: MotoS3, bucket: str, tmp_p
     store.put_file("ev/p.mp4", path, content_type="video/mp4", cache_control="c", sha256=sha)
     assert len(sent) == 3
     for headers in sent:
-        assert "x-amz-checksum-crc64nvme" in headers
+        assert "x-amz-checksum-crc32c" in headers
         assert not any(k.startswith("x-amz-checksum-sha") for k in headers)
         # the signed checksum header covers the body: no second SHA256 of it for SigV4
         assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
-        assert "x-amz-checksum-crc64nvme" in headers["authorization"]
+        assert "x-amz-checksum-crc32c" in headers["authorization"]
 
 
 @pytest.mark.parametrize("sign", [False, True], ids=["unsigned", "signed"])
@@ -185,7 +204,7 @@ def _text(value: object) -> str:
 def _part_checksums(path: Path, part: int) -> list[str]:
     data = path.read_bytes()
     runs = [data[i : i + part] for i in range(0, len(data), part)]
-    return [crc64nvme_b64(checksums.crc64nvme(run)) for run in runs]
+    return [Checksum.CRC32C.b64(checksums.crc32c(run)) for run in runs]
 
 
 @pytest.mark.parametrize(
@@ -206,7 +225,7 @@ def test_s3_verification_catches_a_tampered_object(
     other, _ = _file(tmp_path, size, "other")
     moto_s3.client().upload_file(
         str(other), bucket, "vods/ev/x.mp4",
-        ExtraArgs={"Metadata": {"sha256": sha}, "ChecksumAlgorithm": "CRC64NVME"},
+        ExtraArgs={"Metadata": {"sha256": sha}, "ChecksumAlgorithm": "CRC32C"},
         Config=store.transfer,
     )  # fmt: skip
     with pytest.raises(StorageError, match="checksum"):
