@@ -182,7 +182,11 @@ def test_a_day_forty_minutes_late_is_fully_recorded_and_cut(
     settings = settings.model_copy(
         update={
             "late_limit_s": 120.0,
-            "watch_poll_s": 300.0,
+            # the default cadence: a late start is seen within ~35 s, while the source's
+            # 3-minute window still lists its first minute (at 300 s, the jittered polls
+            # found it up to ~5 min late, after that minute had left the window: the
+            # opening then came out incomplete about one run in five, whatever the load)
+            "watch_poll_s": 30.0,
             "grace_s": 120.0,
             "stall_timeout_s": 300.0,  # one-minute segments
         }
