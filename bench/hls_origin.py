@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+
+from streamer.simulate.live import replay_playlist
 
 
 class Origin:
@@ -34,19 +35,7 @@ class Origin:
         newest = self.newest()
         if self._body[0] == newest:
             return self._body[1]
-        first = newest - self.window + 1
-        lines = [
-            "#EXTM3U",
-            "#EXT-X-VERSION:3",
-            f"#EXT-X-TARGETDURATION:{math.ceil(self.segment_s)}",
-            f"#EXT-X-MEDIA-SEQUENCE:{first}",
-        ]
-        for seq in range(first, newest + 1):
-            pdt = datetime.fromtimestamp(seq * self.segment_s, UTC)
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{pdt.isoformat(timespec='milliseconds')}")
-            lines.append(f"#EXTINF:{self.segment_s:.3f},")
-            lines.append(f"seg{seq}.ts")
-        body = ("\n".join(lines) + "\n").encode()
+        body = replay_playlist(newest, self.window, self.segment_s).encode()
         self._body = (newest, body)
         return body
 

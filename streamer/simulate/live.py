@@ -436,20 +436,7 @@ class ReplayServer:
         return math.floor(now / self.segment_s) - 1
 
     def playlist(self, at: float | None = None) -> str:
-        newest = self.newest_seq(at)
-        first = newest - self.window + 1
-        lines = [
-            "#EXTM3U",
-            "#EXT-X-VERSION:3",
-            f"#EXT-X-TARGETDURATION:{math.ceil(self.segment_s)}",
-            f"#EXT-X-MEDIA-SEQUENCE:{first}",
-        ]
-        for seq in range(first, newest + 1):
-            pdt = datetime.fromtimestamp(seq * self.segment_s, UTC)
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{pdt.isoformat(timespec='milliseconds')}")
-            lines.append(f"#EXTINF:{self.segment_s:.3f},")
-            lines.append(f"seg{seq}.ts")
-        return "\n".join(lines) + "\n"
+        return replay_playlist(self.newest_seq(at), self.window, self.segment_s)
 
     def _route(self, path: str) -> Response | None:
         self.requests += 1
@@ -482,3 +469,21 @@ class ReplayServer:
 def serve_status(code: int) -> Response:
     """A plain error answer, for routes in tests."""
     return (code, "text/plain", f"{HTTPStatus(code).phrase}\n".encode())
+
+
+def replay_playlist(newest: int, window: int, segment_s: float) -> str:
+    """A replay's sliding live window ending at segment ``newest``: segment ``seq`` starts at
+    ``seq * segment_s`` on the wall clock (so every stream of a replay lists the same)."""
+    first = newest - window + 1
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{math.ceil(segment_s)}",
+        f"#EXT-X-MEDIA-SEQUENCE:{first}",
+    ]
+    for seq in range(first, newest + 1):
+        pdt = datetime.fromtimestamp(seq * segment_s, UTC)
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{pdt.isoformat(timespec='milliseconds')}")
+        lines.append(f"#EXTINF:{segment_s:.3f},")
+        lines.append(f"seg{seq}.ts")
+    return "\n".join(lines) + "\n"
