@@ -20,9 +20,12 @@ from streamer.timeutil import iso, now
 GRACE_S = 120
 
 
-def test_a_mark_seven_minutes_late_moves_later_processing(tmp_path: Path) -> None:
-    # tomorrow 10:00 in Seoul: the day must not cross local midnight (a running delay
-    # shifts the sessions of the same local day only), and the jobs must lie ahead
+def _seoul_day(
+    tmp_path: Path, broadcast_min: int, sessions: list[tuple[str, int, int]]
+) -> tuple[datetime, Settings]:
+    """A day from tomorrow 10:00 in Seoul: it must not cross local midnight (a running delay
+    shifts the sessions of the same local day only), and the jobs must lie ahead. Sessions
+    are (id, start, end) in minutes from 10:00."""
     seoul = ZoneInfo("Asia/Seoul")
     t0 = (now().astimezone(seoul) + timedelta(days=1)).replace(
         hour=10, minute=0, second=0, microsecond=0
@@ -31,22 +34,30 @@ def test_a_mark_seven_minutes_late_moves_later_processing(tmp_path: Path) -> Non
     def t(minutes: int) -> str:
         return iso(t0 + timedelta(minutes=minutes))
 
+    rows = "".join(
+        f'  - {{id: {sid}, broadcast: main, start: "{t(a)}", end: "{t(b)}", title: {sid}}}\n'
+        for sid, a, b in sessions
+    )
     sched = tmp_path / "schedules"
     sched.mkdir()
     (sched / "day.yaml").write_text(
         f"""
 event: {{id: fest, title: Fest, timezone: Asia/Seoul}}
 broadcasts:
-  - {{id: main, url: "https://example.org/m.m3u8", start: "{t(0)}", end: "{t(240)}"}}
+  - {{id: main, url: "https://example.org/m.m3u8", start: "{t(0)}", end: "{t(broadcast_min)}"}}
 sessions:
-  - {{id: opening, broadcast: main, start: "{t(0)}", end: "{t(30)}", title: Opening}}
-  - {{id: keynote, broadcast: main, start: "{t(30)}", end: "{t(90)}", title: Keynote}}
-  - {{id: panel, broadcast: main, start: "{t(100)}", end: "{t(160)}", title: Panel}}
-""",
+{rows}""",
         "utf-8",
     )
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path / "data", schedules=sched, grace_s=GRACE_S
+    )
+    return t0, settings
+
+
+def test_a_mark_seven_minutes_late_moves_later_processing(tmp_path: Path) -> None:
+    t0, settings = _seoul_day(
+        tmp_path, 240, [("opening", 0, 30), ("keynote", 30, 90), ("panel", 100, 160)]
     )
     late = timedelta(minutes=7)
     grace = timedelta(seconds=GRACE_S)
@@ -88,30 +99,7 @@ def test_a_mark_from_the_cli_moves_the_running_service_on_its_next_tick(tmp_path
     """``streamer mark`` writes the state DB from another process: the service's tick sees the
     new mark (a cheap look at the newest mark id) and plans the later sessions again. The
     tick is called by the test (no ticker, no waiting)."""
-    seoul = ZoneInfo("Asia/Seoul")
-    t0 = (now().astimezone(seoul) + timedelta(days=1)).replace(
-        hour=10, minute=0, second=0, microsecond=0
-    )
-
-    def t(minutes: int) -> str:
-        return iso(t0 + timedelta(minutes=minutes))
-
-    sched = tmp_path / "schedules"
-    sched.mkdir()
-    (sched / "day.yaml").write_text(
-        f"""
-event: {{id: fest, title: Fest, timezone: Asia/Seoul}}
-broadcasts:
-  - {{id: main, url: "https://example.org/m.m3u8", start: "{t(0)}", end: "{t(120)}"}}
-sessions:
-  - {{id: opening, broadcast: main, start: "{t(0)}", end: "{t(30)}", title: Opening}}
-  - {{id: keynote, broadcast: main, start: "{t(30)}", end: "{t(90)}", title: Keynote}}
-""",
-        "utf-8",
-    )
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=tmp_path / "data", schedules=sched, grace_s=GRACE_S
-    )
+    t0, settings = _seoul_day(tmp_path, 120, [("opening", 0, 30), ("keynote", 30, 90)])
     late = timedelta(minutes=7)
     grace = timedelta(seconds=GRACE_S)
     job = "process:fest.keynote"
