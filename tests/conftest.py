@@ -7,7 +7,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import pytest
 
 from streamer.config import Settings
 from streamer.simulate import M3U8_TYPE, TS_TYPE, HttpServer, ReplayServer, Response
+from tests import ports
 
 TEST_TOKEN = "test-admin-token-0123456789abcdefghijklmnop"  # >= 32 characters
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,9 +52,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return ports.free_port()
 
 
 def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:

@@ -13,11 +13,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.ports import free_port
 
 SETUP_HINT = "run scripts/setup.sh --test as root, or apt-get install -y postgresql"
 
@@ -42,12 +43,6 @@ def find_bindir() -> Path:
 def _version_key(path: str) -> int:
     part = Path(path).parent.name
     return int(part) if part.isdigit() else 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run_as() -> pwd.struct_passwd | None:
@@ -145,7 +140,7 @@ def start_cluster() -> PgCluster:
         os.chown(root, owner.pw_uid, owner.pw_gid)
     last: Exception | None = None
     for _ in range(3):  # a free port can be taken between the probe and the bind
-        cluster = PgCluster(root=root, bindir=bindir, port=_free_port())
+        cluster = PgCluster(root=root, bindir=bindir, port=free_port())
         try:
             cluster.start()
             return cluster

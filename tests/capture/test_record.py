@@ -420,8 +420,9 @@ def test_killed_source_stalls_within_limit_and_keeps_data(outcomes: dict[str, Ou
     assert timeline is not None and result is not None
     assert result.state == "stalled", result.reason
     assert "no new segment" in result.reason
-    # the stall timeout is 10 s; the upper bound leaves room for a loaded machine
-    assert 8.0 <= outcome.notes["waited"] <= 60.0, outcome.notes
+    # the stall timeout is 10 s of the recorder's (real) clock, so at least that passed; how
+    # much more depends on the machine's load, and the scenario's BOUND_S already caps a hang
+    assert outcome.notes["waited"] >= 8.0, outcome.notes
     assert len(timeline.segments) >= 4
     assert all((timeline.directory / s.file).stat().st_size == s.bytes for s in timeline.segments)
     assert timeline.end_state == "stalled"

@@ -24,7 +24,6 @@ import math
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from streamer.schedule.dump import dump_program
 from streamer.schedule.load import load_program
 from streamer.service.demo import FORUM_FILE, LEAD_S, compress
 from streamer.simulate.youtube_media import Content, YouTubeMedia, prepare
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "crash-admin-token-0123456789abcdefghijklmnop"
@@ -182,12 +182,6 @@ class S3Target:
             aws_secret_access_key="testing",
             config=Config(s3={"addressing_style": "path"}),
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Service:

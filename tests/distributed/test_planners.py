@@ -6,7 +6,6 @@ gets it); here every wait is a condition with a hang guard, so a loaded machine 
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -15,15 +14,9 @@ import psycopg
 
 from streamer.distributed.planner import PLANNER_LOCK_KEY
 from tests.conftest import TEST_TOKEN as TOKEN
+from tests.ports import free_port
 
 from .procs import Child, child_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 HANG_S = 180.0  # a bound on a hang (start-up included), not on speed
 

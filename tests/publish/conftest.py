@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from streamer.publish.local import LocalStorage
 from streamer.publish.s3 import RetryPolicy, S3Storage
 from streamer.publish.storage import Storage
 from tests.conftest import built_once
+from tests.ports import free_port
 
 MB = 1024 * 1024
 EVENT_ID = "forum-2021"
@@ -33,12 +33,6 @@ EVENT = {
     "title": {"ko": "세종 스마트시티 국제포럼 2021", "en": "Sejong Smart City Forum 2021"},
     "timezone": "Asia/Seoul",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -94,7 +88,7 @@ def _aws_dummies() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[MotoS3]:
-    s3 = MotoS3(port=_free_port())
+    s3 = MotoS3(port=free_port())
     s3.start()
     yield s3
     s3.stop()
