@@ -27,8 +27,7 @@ from streamer.distributed.leases import CaptureLeases
 from streamer.distributed.raw import raw_root
 from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures, recording_dir
-from streamer.pipeline.retry import POLICY
-from streamer.pipeline.states import SESSION_PROCESSABLE, SessionState
+from streamer.pipeline.session_plan import cut_after_capture
 from streamer.publish import open_storage
 from streamer.publish.s3 import RetryPolicy, S3Storage
 from streamer.publish.storage import Storage
@@ -154,11 +153,5 @@ async def _after_capture(
     """Sessions that already started need not wait their planned time (everything the
     capture recorded is shipped by now, so any worker can cut them)."""
     store = stages.store_for(settings)
-    moment = now()
-    for s in store.sessions(event_id):
-        if s.broadcast_id != broadcast_id or s.start > moment:
-            continue
-        # an incomplete one too: a resumed capture may have filled what was missing
-        retry = s.state in SESSION_PROCESSABLE and not POLICY.gave_up(s.attempts)
-        if retry or s.state == SessionState.INCOMPLETE:
-            await defer_process(event_id, s.id)
+    for s, _again in cut_after_capture(store, event_id, broadcast_id, now()):
+        await defer_process(event_id, s.id)
