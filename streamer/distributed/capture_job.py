@@ -29,7 +29,8 @@ from streamer.pipeline import stages
 from streamer.pipeline.capture_task import Captures, recording_dir
 from streamer.pipeline.session_plan import cut_after_capture
 from streamer.publish import open_storage
-from streamer.publish.s3 import RetryPolicy, S3Storage
+from streamer.publish.s3 import S3Storage
+from streamer.publish.s3_retry import RetryPolicy
 from streamer.publish.storage import Storage
 from streamer.timeutil import now
 from streamer.youtube import Resolver

@@ -7,27 +7,31 @@ verified, so the index never names an object that is not there. Unpublishing run
 way: the record goes first, then the index is rebuilt, then the media are deleted.
 
 Every write is skipped when the object already holds the same content, so re-publishing an
-unchanged VOD uploads nothing.
+unchanged VOD uploads nothing. The steps are here; what they build is in ``indexes.py``,
+``publish_fields.py``, ``media.py`` and ``feed.py``, and reading it back in ``catalog_json.py``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from streamer.errors import NotFound, NotFoundError, StorageError
+from streamer.publish.catalog_json import (
+    JSON,
+    encode_json,
+    read_events,
+    read_index,
+    read_json,
+    read_record,
+)
 from streamer.publish.feed import build_feed
+from streamer.publish.indexes import build_events, build_index, record_sessions, same
 from streamer.publish.layout import (
     CACHE_FEED,
     CACHE_INDEX,
-    CACHE_MEDIA,
     CACHE_RECORD,
     EVENTS,
     INDEX,
@@ -37,16 +41,17 @@ from streamer.publish.layout import (
     index_key,
     media_key,
     record_key,
-    record_session,
     thumbnail_key,
 )
-from streamer.publish.source import file_stat, load_local
+from streamer.publish.media import Progress, already_stored, upload_media
+from streamer.publish.publish_fields import next_record, with_fresh_urls
+from streamer.publish.source import load_local
 from streamer.publish.storage import Storage, url_lifetime
-from streamer.timeutil import iso, now, parse_iso
+from streamer.timeutil import iso, now
 from streamer.vod import VodRecord, dump, vod_id
 from streamer.vod.folder import find_sessions, read_event
 
-# the key names are re-exported for callers that know them from here
+# the key names and readers are re-exported for callers that know them from here
 __all__ = [
     "EVENTS",
     "INDEX",
@@ -64,55 +69,6 @@ __all__ = [
     "thumbnail_key",
     "url_refresh_interval_s",
 ]
-
-log = logging.getLogger(__name__)
-
-JSON = "application/json; charset=utf-8"
-
-# fields publish fills in; they do not count as a change of the VOD
-_PUBLISH_FIELDS = {"media_url", "thumbnail_url", "published_at", "updated_at", "version"}
-
-Progress = Callable[[str, int, int], None]
-
-
-def encode_json(value: Any) -> bytes:
-    """UTF-8 JSON, Korean as is (not \\u escapes), stable key order for byte comparison."""
-    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
-
-
-def read_json(storage: Storage, key: str) -> Any | None:
-    """The JSON object at ``key``, or None if absent; StorageError if it is not JSON."""
-    try:
-        data = storage.get_bytes(key)
-    except NotFound:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise StorageError(f"{key} is not valid JSON: {exc}") from exc
-
-
-def read_index(storage: Storage, event_id: str) -> dict[str, Any] | None:
-    """``{event}/index.json`` as a dict, or None when the event has none."""
-    value = read_json(storage, index_key(event_id))
-    return value if isinstance(value, dict) else None
-
-
-def read_events(storage: Storage) -> dict[str, Any]:
-    """``events.json`` as a dict; an empty list of events when there is none yet."""
-    value = read_json(storage, EVENTS)
-    return value if isinstance(value, dict) else {"events": [], "generated_at": None}
-
-
-def read_record(storage: Storage, event_id: str, session_id: str) -> VodRecord | None:
-    value = read_json(storage, record_key(event_id, session_id))
-    if value is None:
-        return None
-    try:
-        return VodRecord.model_validate(value)
-    except ValidationError as exc:
-        raise StorageError(f"{record_key(event_id, session_id)}: bad record: {exc}") from exc
-
 
 _INDEX_LOCK = threading.RLock()
 # a record is read and rewritten by publish and by the URL refresh: one at a time per process
@@ -194,16 +150,8 @@ class Publisher:
     ) -> dict[str, Any]:
         """Rebuild ``{event}/index.json`` from the records in storage (less ``exclude``d
         sessions); returns the index."""
-        try:
-            previous = read_index(self.storage, event_id)
-        except StorageError as exc:
-            log.warning("rebuilding a damaged index of %s: %s", event_id, exc)
-            previous = None
-        if event is None:
-            event = (previous or {}).get("event") or _minimal_event(event_id)
-        items = [dump(r) for r in self._stored_records(event_id) if r.session_id not in exclude]
-        index = {"event": event, "items": items, "generated_at": iso(now())}
-        if previous is not None and _same(previous, index, "generated_at"):
+        previous, index = build_index(self.storage, event_id, event, exclude)
+        if previous is not None and same(previous, index, "generated_at"):
             self._skip(index_key(event_id))
             return previous
         self._put_bytes(index_key(event_id), encode_json(index), JSON, CACHE_INDEX)
@@ -211,38 +159,12 @@ class Publisher:
 
     def rebuild_events(self) -> dict[str, Any]:
         """Rebuild the root ``events.json`` from the event indexes in storage."""
-        entries: list[dict[str, Any]] = []
-        for key in self.storage.list(""):
-            event_id = index_event(key)
-            if event_id is None:
-                continue
-            try:
-                index = read_json(self.storage, key)
-            except StorageError as exc:
-                log.warning("%s left out of events.json: %s", key, exc)
-                continue
-            if not isinstance(index, dict) or not index.get("items"):
-                continue  # an event with nothing published is not listed
-            event = index.get("event") or _minimal_event(event_id)
-            items = index["items"]
-            entries.append(
-                {
-                    "id": event_id,
-                    "title": event.get("title"),
-                    "timezone": event.get("timezone"),
-                    "index_url": self.storage.url(key),
-                    "feed_url": self.storage.url(feed_key(event_id)),
-                    "count": len(items),
-                    "updated_at": max((i.get("updated_at") or "" for i in items), default=None),
-                }
-            )
-        entries.sort(key=lambda e: e["id"])
-        doc = {"events": entries, "generated_at": iso(now())}
+        doc = build_events(self.storage)
         try:
             previous = read_json(self.storage, EVENTS)
         except StorageError:
             previous = None  # damaged: rebuilt below anyway
-        if isinstance(previous, dict) and _same(previous, doc, "generated_at"):
+        if isinstance(previous, dict) and same(previous, doc, "generated_at"):
             self._skip(EVENTS)
             return previous
         self._put_bytes(EVENTS, encode_json(doc), JSON, CACHE_INDEX)
@@ -270,36 +192,20 @@ class Publisher:
                 "thumbnail_sha256",
             )
 
-        stamp = iso(now())
         record = local.record.model_copy(
             update={
                 "media_url": self.storage.url(mkey),
                 "thumbnail_url": self.storage.url(tkey) if local.thumb is not None else None,
             }
         )
-        if existing is None:
-            record = record.model_copy(
-                update={"published_at": stamp, "updated_at": stamp, "version": 1}
-            )
-        else:
-            content_changed = _content(existing) != _content(record)
-            changed = media_changed or thumb_changed or content_changed
-            record = record.model_copy(
-                update={
-                    "published_at": existing.published_at or stamp,
-                    "updated_at": stamp if changed else existing.updated_at,
-                    "version": existing.version + 1 if changed else existing.version,
-                }
-            )
+        record = next_record(
+            record,
+            existing,
+            files_changed=media_changed or thumb_changed,
+            stamp=iso(now()),
+            refresh_urls=self.refresh_urls,
+        )
         rkey = record_key(event_id, session_id)
-        if (
-            existing is not None
-            and not self.refresh_urls
-            and _content(existing) == _content(record)
-        ):
-            record = record.model_copy(
-                update={"media_url": existing.media_url, "thumbnail_url": existing.thumbnail_url}
-            )
         with _RECORD_LOCK:
             if existing is not None and dump(existing) == dump(record):
                 self._skip(rkey)
@@ -317,7 +223,7 @@ class Publisher:
         event_ids = sorted({e for e in map(index_event, self.storage.list("")) if e})
         with _INDEX_LOCK:
             for event_id in event_ids:
-                for session_id in self._record_sessions(event_id):
+                for session_id in record_sessions(self.storage, event_id):
                     self._refresh_record(event_id, session_id)
                 index = self.rebuild_index(event_id)
                 self._write_feed(event_id, index)
@@ -329,25 +235,12 @@ class Publisher:
             record = read_record(self.storage, event_id, session_id)
             if record is None:
                 return
-            fresh = record.model_copy(
-                update={
-                    "media_url": self.storage.url(media_key(event_id, session_id)),
-                    "thumbnail_url": (
-                        self.storage.url(thumbnail_key(event_id, session_id))
-                        if record.thumbnail_url is not None
-                        else None
-                    ),
-                }
-            )
+            fresh = with_fresh_urls(self.storage, record, event_id, session_id)
             key = record_key(event_id, session_id)
             if dump(fresh) == dump(record):
                 self._skip(key)
             else:
                 self._put_bytes(key, encode_json(dump(fresh)), JSON, CACHE_RECORD)
-
-    def _record_sessions(self, event_id: str) -> list[str]:
-        keys = self.storage.list(f"{event_id}/")
-        return [s for s in (record_session(event_id, k) for k in keys) if s is not None]
 
     def _ensure_file(
         self,
@@ -364,40 +257,14 @@ class Publisher:
         ``stat`` is (size, mtime_ns) from when ``sha`` was computed."""
         size = stat[0]
         known = getattr(existing, existing_sha, None) if existing is not None else None
-        info = self.storage.head(key)
-        if (
-            info is not None
-            and info.size == size
-            and (info.sha256 == sha or (info.sha256 is None and known == sha))
-        ):
+        if already_stored(self.storage, key, sha, size, known):
             self._skip(key)
             return False
         if self.dry_run:
             self.report.uploaded.append(key)
             self.report.bytes_uploaded += size
             return True
-
-        def progress(done: int) -> None:
-            if self.on_progress is not None:
-                self.on_progress(key, done, size)
-
-        progress(0)
-        stored = self.storage.put_file(
-            key,
-            path,
-            content_type=content_type,
-            cache_control=CACHE_MEDIA,
-            sha256=sha,
-            progress=progress,
-        )
-        if file_stat(path) != stat:
-            # sha was computed before; bytes that went up may not be the bytes hashed
-            raise StorageError(f"{path} changed while publishing; publish again")
-        # the backend verifies; a second look here guards against a backend that does not
-        check = self.storage.head(key)
-        if check is None or check.size != size or check.sha256 not in (None, sha):
-            raise StorageError(f"{key}: verification failed after upload ({check})")
-        progress(size)
+        stored = upload_media(self.storage, key, path, sha, stat, content_type, self.on_progress)
         self.report.uploaded.append(key)
         self.report.bytes_uploaded += stored.size
         return True
@@ -428,28 +295,6 @@ class Publisher:
             return
         self._put_bytes(key, data, "application/rss+xml; charset=utf-8", CACHE_FEED)
 
-    def _stored_records(self, event_id: str) -> list[VodRecord]:
-        """Records under ``{event}/`` whose media exist, sorted by start."""
-        records: list[VodRecord] = []
-        for key in self.storage.list(f"{event_id}/"):
-            session_id = record_session(event_id, key)
-            if session_id is None:
-                continue
-            try:
-                record = read_record(self.storage, event_id, session_id)
-            except StorageError as exc:
-                # one unreadable object must not block the event's other VODs
-                log.warning("%s left out of the index: %s", key, exc)
-                continue
-            if record is None:
-                continue  # deleted since the listing
-            if self.storage.head(media_key(event_id, record.session_id)) is None:
-                log.warning("%s: media missing, left out of the index", key)
-                continue
-            records.append(record)
-        records.sort(key=lambda r: (parse_iso(r.start), r.session_id))
-        return records
-
     def _put_bytes(self, key: str, data: bytes, content_type: str, cache: str) -> None:
         self.report.uploaded.append(key)
         self.report.bytes_uploaded += len(data)
@@ -465,25 +310,8 @@ class Publisher:
         self.report.skipped.append(key)
 
 
-# -- helpers -----------------------------------------------------------------------------------
-
-
 def url_refresh_interval_s(storage: Storage) -> float | None:
     """How often the catalog's URLs must be renewed: every third of their lifetime, so a URL
     in the catalog always has two thirds of it left; None when they never expire."""
     lifetime = url_lifetime(storage)
     return None if lifetime is None else max(1.0, lifetime / 3)
-
-
-def _minimal_event(event_id: str) -> dict[str, Any]:
-    return {"id": event_id, "title": {"en": event_id}, "timezone": "UTC"}
-
-
-def _content(record: VodRecord) -> dict[str, Any]:
-    return {k: v for k, v in dump(record).items() if k not in _PUBLISH_FIELDS}
-
-
-def _same(a: dict[str, Any], b: dict[str, Any], ignore: str) -> bool:
-    return {k: v for k, v in a.items() if k != ignore} == {
-        k: v for k, v in b.items() if k != ignore
-    }

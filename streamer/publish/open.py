@@ -31,7 +31,8 @@ def open_storage(settings: Settings, url: str | None = None) -> Storage:
         if not parsed.netloc:
             raise ConfigError(f"no bucket in {url}; use s3://bucket/prefix")
         # imported here: boto3 is slow to import and only S3 needs it
-        from streamer.publish.s3 import RetryPolicy, S3Storage
+        from streamer.publish.s3 import S3Storage
+        from streamer.publish.s3_retry import RetryPolicy
 
         return S3Storage(
             parsed.netloc,

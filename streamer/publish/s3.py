@@ -1,24 +1,13 @@
 """S3Storage: any S3-compatible store (AWS, MinIO, R2...) through boto3.
 
 Media go up through boto3's transfer manager (multipart above the part size, parts in
-parallel) with S3's own CRC32C checksum, which botocore computes per part with the CRT
-(hardware CRC, a fraction of the cost of a SHA256), so the store refuses a corrupted part and
-reports the composite checksum (the CRC32C of the parts' CRC32Cs). ``Checksum.CRC64NVME`` asks
-for a full-object checksum instead (dearer for some stores: docs/publish.md). After an upload,
-``head`` verifies the size, our ``sha256`` metadata (computed once, at split time: never again
-here) and the store's checksum against the one derived from the parts' CRCs that botocore
-computed from the bytes it sent; ``verify_read=True`` reads the file again and also checks its
-sha256.
-
-The bodies are not SHA256-signed (SigV4 ``UNSIGNED-PAYLOAD``): every body goes up with a
-checksum the store verifies in a signed header (CRC32C for media, SHA256 for JSON), which is
-the condition on which botocore itself stops signing bodies over TLS. Signing them again costs a
-SHA256 of every byte (0.75 CPU-s per 500 MB here), the largest client-side cost on plain-HTTP
-endpoints; ``sign_payload=True`` restores it for a plain-HTTP store on an untrusted network
-(where a CRC, unlike the signature, can be forged to match altered bytes).
-
-Every operation is retried as a whole, with backoff and a bounded total time, on connection
-errors, 5xx and throttling; botocore's own retries sit underneath.
+parallel: ``s3_upload.py``) with S3's own CRC32C checksum, which botocore computes per part with
+the CRT (hardware CRC, a fraction of the cost of a SHA256), so the store refuses a corrupted part
+and reports the composite checksum (the CRC32C of the parts' CRC32Cs). ``Checksum.CRC64NVME``
+asks for a full-object checksum instead (dearer for some stores: docs/publish.md). After an
+upload, ``head`` verifies the size, our ``sha256`` metadata and the store's checksum
+(``s3_verify.py``). Bodies are not SHA256-signed unless ``sign_payload`` (``s3_client.py``);
+every operation is retried as a whole (``s3_retry.py``).
 """
 
 from __future__ import annotations
@@ -27,81 +16,33 @@ import base64
 import builtins
 import contextlib
 import hashlib
-import logging
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from s3transfer.utils import ChunksizeAdjuster
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    wait_exponential,
-    wait_random,
-)
+from botocore.exceptions import ClientError
 
-from streamer.errors import NotFound, StorageError
-from streamer.publish.checksum import Checksum, file_part_crcs
+from streamer.errors import StorageError
+from streamer.publish import s3_retry
+from streamer.publish.checksum import Checksum
+from streamer.publish.s3_client import make_client
+from streamer.publish.s3_retry import RetryPolicy, status
+from streamer.publish.s3_upload import (
+    MB,
+    PartCrcs,
+    ProgressCounter,
+    chunksize,
+    transfer_config,
+    upload_args,
+)
+from streamer.publish.s3_verify import verify_upload
 from streamer.publish.storage import ObjectInfo, check_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-MB = 1024 * 1024
-
-_THROTTLE = {
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "RequestTimeout",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "ServiceUnavailable",
-    "InternalError",
-}
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long an operation may keep failing before StorageError (seconds)."""
-
-    total_s: float = 300.0
-    initial_s: float = 0.5
-    max_wait_s: float = 20.0
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0
-    botocore_attempts: int = 3
-    # the budget is counted on ``clock`` and waited out with ``sleep`` (tests pass fakes)
-    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: connection trouble, 5xx, throttling; looks through wrapped causes."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, BotoConnectionError | HTTPClientError | ConnectionError):
-            return True
-        if isinstance(cur, ClientError):
-            err = cur.response.get("Error", {})
-            status = cur.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            return status >= 500 or status == 429 or err.get("Code", "") in _THROTTLE
-        cur = cur.__cause__ or cur.__context__
-    return False
 
 
 class S3Storage:
@@ -136,37 +77,20 @@ class S3Storage:
         self.retry = retry or RetryPolicy()
         self.part_size = part_size
         self.checksum = checksum
-        self.transfer = TransferConfig(
-            multipart_threshold=part_size,
-            multipart_chunksize=part_size,
-            max_concurrency=concurrency,
-            use_threads=True,
-            # read ahead in part-sized pieces: fewer syscalls and fewer, fuller socket writes
-            io_chunksize=min(part_size, 4 * MB),
-        )
+        self.transfer = transfer_config(part_size, concurrency)
         if client is None:
-            config = Config(
-                region_name=region,
-                signature_version="s3v4",  # presigned URLs too (R2 and AWS accept only v4)
-                s3={
-                    "addressing_style": "path" if path_style else "auto",
-                    # the checksum header (signed) covers the body: see the module docstring
-                    "payload_signing_enabled": sign_payload,
-                },
-                retries={"mode": "standard", "max_attempts": self.retry.botocore_attempts},
-                connect_timeout=self.retry.connect_timeout_s,
-                read_timeout=self.retry.read_timeout_s,
-                max_pool_connections=max(10, concurrency + 2),
+            client = make_client(
+                endpoint_url=endpoint_url,
+                region=region,
+                path_style=path_style,
+                concurrency=concurrency,
+                sign_payload=sign_payload,
+                retry=self.retry,
             )
-            client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         self.client: S3Client = client
         self.verify_read = verify_read
         # per-part CRCs of multipart uploads, by full key, from the Complete request
-        self._parts: dict[str, list[str]] = {}
-        self._parts_lock = threading.Lock()
-        self.client.meta.events.register(
-            "before-parameter-build.s3.CompleteMultipartUpload", self._remember_parts
-        )
+        self._parts = PartCrcs(self.client, bucket, checksum)
 
     def __repr__(self) -> str:
         where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
@@ -216,24 +140,16 @@ class S3Storage:
     ) -> ObjectInfo:
         full = self._full(key)
         before = _stat(path)
-        extra = {
-            "ContentType": content_type,
-            "CacheControl": cache_control,
-            "Metadata": {"sha256": sha256},  # ASCII only: user metadata travels in headers
-            "ChecksumAlgorithm": self.checksum.value,
-        }
-        if self.checksum.full_object:  # s3transfer leaves it out of a single PUT
-            extra["ChecksumType"] = "FULL_OBJECT"
+        extra = upload_args(content_type, cache_control, sha256, self.checksum)
 
         def upload() -> None:
-            done = _Counter(progress)  # restarts from 0 on every attempt
+            done = ProgressCounter(progress)  # restarts from 0 on every attempt
             self.client.upload_file(
                 str(path), self.bucket, full, ExtraArgs=extra, Config=self.transfer, Callback=done
             )
 
         self._call("upload", key, upload)
-        with self._parts_lock:
-            parts = self._parts.pop(full, None)
+        parts = self._parts.pop(full)
         if _stat(path) != before:
             # what went up may mix old and new bytes; the caller hashes again and retries
             raise StorageError(f"{key}: {path} changed during the upload")
@@ -291,7 +207,7 @@ class S3Storage:
             try:
                 resp = self.client.head_object(Bucket=self.bucket, Key=full, ChecksumMode="ENABLED")
             except ClientError as exc:
-                if _status(exc) == 404:
+                if status(exc) == 404:
                     return None
                 raise
             return ObjectInfo(
@@ -354,109 +270,25 @@ class S3Storage:
         sha256: str,
         parts: Sequence[str] | None = None,
     ) -> None:
-        """The stored object is the file: size, our metadata, and the store's own checksum.
-
-        ``parts`` are the per-part CRCs botocore computed from the bytes it sent (and the store
-        compared on receipt); the store's checksum is derived from them. Without them (a single
-        PUT), or with ``verify_read``, the file is read again for its CRCs and sha256."""
-        if info is None:
-            raise StorageError(f"{key}: missing right after upload")
-        if info.size != size or info.sha256 != sha256:
-            raise StorageError(
-                f"{key}: stored {info.size} bytes sha256={info.sha256}, expected {size} {sha256}"
-            )
-        if not info.checksum:
-            return  # a store without checksums: size and metadata are all there is
-        chunk = self._chunksize(size)
-        multipart = size >= self.transfer.multipart_threshold
-        if parts and not self.verify_read:
-            # the caller's sha256 (taken at split time) is trusted: not computed again here
-            crcs = [self.checksum.decode(p) for p in parts]
-        else:  # one read for both (a single PUT is at most one part: cheap)
-            digest = hashlib.sha256()
-            try:
-                crcs = file_part_crcs(path, self.checksum, chunk, digest.update)
-            except OSError as exc:
-                raise StorageError(f"cannot read {path}: {exc}") from exc
-            if digest.hexdigest() != sha256:
-                raise StorageError(
-                    f"{key}: {path} changed: sha256 {digest.hexdigest()}, expected {sha256}"
-                )
-        expected = self.checksum.stored(crcs, chunk, size, multipart)
-        if not _same_checksum(info.checksum, expected):
-            raise StorageError(
-                f"{key}: store checksum {info.checksum} differs from the file's {expected}"
-            )
-
-    def _remember_parts(self, params: dict[str, Any], **_: Any) -> None:
-        if params.get("Bucket") != self.bucket:
-            return
-        parts = params.get("MultipartUpload", {}).get("Parts", [])
-        ordered = sorted(parts, key=lambda p: int(p.get("PartNumber", 0)))
-        checksums = [str(p.get(f"Checksum{self.checksum.value}", "")) for p in ordered]
-        if checksums and all(checksums):
-            with self._parts_lock:
-                self._parts[str(params.get("Key"))] = checksums
+        """The stored object is the file (``s3_verify.verify_upload``)."""
+        verify_upload(
+            key,
+            path,
+            info,
+            size,
+            sha256,
+            parts,
+            checksum=self.checksum,
+            chunk=self._chunksize(size),
+            multipart=size >= self.transfer.multipart_threshold,
+            verify_read=self.verify_read,
+        )
 
     def _chunksize(self, size: int) -> int:
-        # the part size s3transfer really uses (it grows it for files of > 10,000 parts)
-        return int(ChunksizeAdjuster().adjust_chunksize(self.transfer.multipart_chunksize, size))
+        return chunksize(self.transfer, size)
 
     def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
-        policy = self.retry
-
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "s3 %s %s failed (attempt %d, retrying): %s",
-                what,
-                key,
-                state.attempt_number,
-                type(exc).__name__ if exc else "?",
-            )
-
-        started = policy.clock()
-
-        def out_of_time(_: RetryCallState) -> bool:
-            return policy.clock() - started >= policy.total_s
-
-        retrying = Retrying(
-            retry=retry_if_exception(is_transient),
-            stop=out_of_time,
-            sleep=policy.sleep,
-            wait=wait_exponential(multiplier=policy.initial_s, max=policy.max_wait_s)
-            + wait_random(0, policy.initial_s),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(fn)
-        except ClientError as exc:
-            if _status(exc) == 404 or exc.response.get("Error", {}).get("Code") in (
-                "NoSuchKey",
-                "NoSuchBucket",
-            ):
-                raise NotFound(f"s3 {what} {key}: {_describe(exc)}") from exc
-            raise StorageError(f"s3 {what} {key}: {_describe(exc)}") from exc
-        except (BotoCoreError, OSError, boto3.exceptions.Boto3Error) as exc:
-            raise StorageError(f"s3 {what} {key}: {_describe(exc)}") from exc
-
-
-class _Counter:
-    """boto3 reports increments from several threads; the caller wants a running total."""
-
-    def __init__(self, sink: Callable[[int], None] | None) -> None:
-        self.sink = sink
-        self.total = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, increment: int) -> None:
-        if self.sink is None:
-            return
-        with self._lock:
-            self.total += increment
-            total = self.total
-        self.sink(total)
+        return s3_retry.call(self.retry, what, key, fn)
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -467,22 +299,6 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _same_checksum(stored: str, expected: str) -> bool:
-    """A composite checksum ends in ``-{parts}``; moto's HEAD leaves that off (S3's does not)."""
-    value, _, parts = stored.partition("-")
-    want, _, want_parts = expected.partition("-")
-    return value == want and parts in ("", want_parts)
-
-
 def _text(resp: Mapping[str, Any], field: str) -> str | None:
     value = resp.get(field)
     return str(value) if value else None
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-
-
-def _describe(exc: BaseException) -> str:
-    # botocore messages name the operation and code; never the credentials
-    return f"{type(exc).__name__}: {exc}"

@@ -19,7 +19,8 @@ from streamer.distributed.capture import capture_under_lease
 from streamer.distributed.db import connect
 from streamer.distributed.leases import CaptureLeases
 from streamer.distributed.raw import raw_root
-from streamer.publish.s3 import RetryPolicy, S3Storage
+from streamer.publish.s3 import S3Storage
+from streamer.publish.s3_retry import RetryPolicy
 
 KEY = "testcon.day1"
 

@@ -19,6 +19,7 @@ from streamer.pipeline import stages
 from streamer.pipeline.retry import POLICY
 from streamer.pipeline.states import SessionState
 from streamer.publish import s3 as s3mod
+from streamer.publish import s3_retry
 from streamer.publish.catalog import read_events, read_index, record_key
 from streamer.publish.open import open_storage
 from tests.publish.conftest import MotoS3
@@ -60,9 +61,9 @@ def test_s3_down_10_minutes_during_publish(
     # the service's own budget (300 s), on the fake clock; one botocore attempt per try, so
     # the only waiting is the injected one
     policy = functools.partial(
-        s3mod.RetryPolicy, clock=fake.clock, sleep=fake.sleep, botocore_attempts=1
+        s3_retry.RetryPolicy, clock=fake.clock, sleep=fake.sleep, botocore_attempts=1
     )
-    monkeypatch.setattr(s3mod, "RetryPolicy", policy)
+    monkeypatch.setattr(s3_retry, "RetryPolicy", policy)
     assert settings.s3_retry_total_s == 300
 
     stages.process_stage(settings, EVENT, "s1")

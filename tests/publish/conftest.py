@@ -21,7 +21,8 @@ from moto.server import ThreadedMotoServer
 
 from streamer import procs
 from streamer.publish.local import LocalStorage
-from streamer.publish.s3 import RetryPolicy, S3Storage
+from streamer.publish.s3 import S3Storage
+from streamer.publish.s3_retry import RetryPolicy
 from streamer.publish.storage import Storage
 from tests.conftest import built_once
 from tests.ports import free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from streamer.errors import NotFoundError, StorageError
-from streamer.publish import catalog
+from streamer.publish import catalog, indexes
 from streamer.publish.catalog import (
     Publisher,
     cache_control_for,
@@ -119,6 +119,7 @@ def test_republish_unchanged_uploads_nothing(
     index_before = storage.get_bytes(f"{EVENT_ID}/index.json")
     later = now() + timedelta(hours=1)  # a re-publish that wrote anything would stamp this
     monkeypatch.setattr(catalog, "now", lambda: later)
+    monkeypatch.setattr(indexes, "now", lambda: later)
     watched = Watched(storage)
     again = Publisher(watched)
     records = again.publish_dir(vod_dir)

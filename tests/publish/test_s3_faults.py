@@ -18,7 +18,8 @@ from streamer.errors import ConfigError, StorageError
 from streamer.publish import LocalStorage, MemoryStorage, open_storage
 from streamer.publish.catalog import Publisher, read_index
 from streamer.publish.checksum import Checksum
-from streamer.publish.s3 import RetryPolicy, S3Storage, is_transient
+from streamer.publish.s3 import S3Storage
+from streamer.publish.s3_retry import RetryPolicy, is_transient
 
 from .conftest import EVENT_ID, MotoS3
 from .helpers import assert_sound

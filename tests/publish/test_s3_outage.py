@@ -14,7 +14,7 @@ import pytest
 
 from streamer.errors import StorageError
 from streamer.publish.catalog import Publisher, read_index
-from streamer.publish.s3 import RetryPolicy
+from streamer.publish.s3_retry import RetryPolicy
 
 from .conftest import EVENT_ID, MB, MotoS3, make_s3, write_session
 from .helpers import Watched, assert_sound
