@@ -1,4 +1,5 @@
-"""File helpers every stage shares: atomic writes and file hashes (one implementation each).
+"""File helpers every stage shares: atomic writes, file hashes and the size+mtime stamp (one
+implementation each).
 
 An atomic write goes to a hidden temporary file in the target's directory, is flushed to disk
 and renamed over the target, so a reader sees the old file or the new one, never half of one.
@@ -13,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from streamer.errors import StorageError
 
 CHUNK = 1024 * 1024
 
@@ -68,3 +71,12 @@ def _fsync_dir(path: Path) -> None:
         pass  # some filesystems cannot fsync a directory; the rename is still atomic
     finally:
         os.close(fd)
+
+
+def file_stat(path: Path) -> tuple[int, int]:
+    """(size, mtime in ns): a file changed while it was read or uploaded shows up here."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+    return st.st_size, st.st_mtime_ns

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streamer.errors import StorageError
+from streamer.files import file_stat
 from streamer.publish.layout import CACHE_MEDIA
-from streamer.publish.source import file_stat
 from streamer.publish.storage import ObjectInfo, Storage
 
 Progress = Callable[[str, int, int], None]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from streamer.errors import StorageError
+from streamer.files import file_stat
 from streamer.publish import s3_retry
 from streamer.publish.checksum import Checksum
 from streamer.publish.s3_client import make_client
@@ -139,7 +140,7 @@ class S3Storage:
         progress: Callable[[int], None] | None = None,
     ) -> ObjectInfo:
         full = self._full(key)
-        before = _stat(path)
+        before = file_stat(path)
         extra = upload_args(content_type, cache_control, sha256, self.checksum)
 
         def upload() -> None:
@@ -150,7 +151,7 @@ class S3Storage:
 
         self._call("upload", key, upload)
         parts = self._parts.pop(full)
-        if _stat(path) != before:
+        if file_stat(path) != before:
             # what went up may mix old and new bytes; the caller hashes again and retries
             raise StorageError(f"{key}: {path} changed during the upload")
         info = self.head(key)
@@ -289,14 +290,6 @@ class S3Storage:
 
     def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
         return s3_retry.call(self.retry, what, key, fn)
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    return st.st_size, st.st_mtime_ns
 
 
 def _text(resp: Mapping[str, Any], field: str) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from streamer.errors import NotFoundError, StorageError
-from streamer.files import sha256_file
+from streamer.files import file_stat, sha256_file
 from streamer.publish.layout import record_key
 from streamer.vod import VodRecord, vod_id
 from streamer.vod.folder import Outputs, read_record_file
@@ -65,11 +65,3 @@ def load_local(vod_dir: Path, event_id: str, session_id: str) -> LocalVod:
     return LocalVod(
         record.model_copy(update=update), media, media_sha, media_stat, thumb, thumb_sha, thumb_stat
     )
-
-
-def file_stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
-    return st.st_size, st.st_mtime_ns

@@ -8,13 +8,14 @@ from awscrt import checksums
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamer.publish.crc64 import crc64nvme_b64, crc64nvme_combine, crc64nvme_file
+from streamer.publish.checksum import Checksum, file_part_crcs
+from streamer.publish.crc64 import crc64nvme_combine
 
 
 def test_known_value() -> None:
     # CRC-64/NVME's check value ("123456789")
     assert checksums.crc64nvme(b"123456789") == 0xAE8B14860A799888
-    assert crc64nvme_b64(0xAE8B14860A799888) == "rosUhgp5mIg="
+    assert Checksum.CRC64NVME.b64(0xAE8B14860A799888) == "rosUhgp5mIg="
 
 
 @settings(max_examples=60, deadline=None)
@@ -35,7 +36,7 @@ def test_combine_of_large_parts(tmp_path: object) -> None:
     assert crc == checksums.crc64nvme(b"".join(parts))
 
 
-def test_file_crc_and_a_second_digest_in_one_read(tmp_path: object) -> None:
+def test_file_parts_combine_to_the_files_crc_in_one_read(tmp_path: object) -> None:
     import hashlib
     from pathlib import Path
 
@@ -43,5 +44,9 @@ def test_file_crc_and_a_second_digest_in_one_read(tmp_path: object) -> None:
     data = random.Random(7).randbytes(9 * 1024 * 1024 + 3)
     path.write_bytes(data)
     sha = hashlib.sha256()
-    assert crc64nvme_file(path, sha.update) == checksums.crc64nvme(data)
+    part = 4 * 1024 * 1024
+    crcs = file_part_crcs(path, Checksum.CRC64NVME, part, sha.update)
+    assert len(crcs) == 3
+    whole = Checksum.CRC64NVME.b64(checksums.crc64nvme(data))
+    assert Checksum.CRC64NVME.stored(crcs, part, len(data), multipart=True) == whole
     assert sha.hexdigest() == hashlib.sha256(data).hexdigest()
