@@ -8,7 +8,6 @@ where to send events, what to do when a capture ends) is passed in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -16,16 +15,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streamer import metrics
-from streamer.capture.backfill import record_after_end, record_with_backfill
+from streamer.capture.backfill import record_with_backfill
 from streamer.capture.clock import SYSTEM_CLOCK, Clock
-from streamer.capture.heal import HealReport
 from streamer.capture.hls import RecordResult
-from streamer.capture.timeline import Timeline
-from streamer.capture.watcher import WatchStatus, is_channel_live_url, watch
+from streamer.capture.watcher import watch
 from streamer.config import Settings
-from streamer.errors import IllegalTransition, ResolveError, StateError, StreamerError
+from streamer.errors import ResolveError, StreamerError
 from streamer.pipeline import db_writes
+from streamer.pipeline.after_end import ours, record_from_source
+from streamer.pipeline.capture_progress import CaptureProgress
+from streamer.pipeline.capture_videos import recorded_videos, video_of
+from streamer.pipeline.capture_warnings import WatchWarnings
+from streamer.pipeline.capture_writes import CaptureWrites
 from streamer.pipeline.db_writes import DbWrites
 from streamer.pipeline.marks import broadcast_until
 from streamer.pipeline.states import BroadcastState
@@ -73,9 +74,10 @@ class Captures:
         # system clock, read through this module's ``now``)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
-        self._progress: dict[str, dict[str, Any]] = {}
         self._closing = False
-        self._warned: set[tuple[str, str, str]] = set()  # warnings sent once per broadcast
+        self.db = CaptureWrites(store, self.writes, lambda: self.owned())
+        self.progress = CaptureProgress(self.db, lambda: self.owned())
+        self.warnings = WatchWarnings(lambda b, to, why: self.mark(b, to, why), emit)
 
     def start(self, event_id: str, broadcast_id: str, *, manual: bool = False) -> bool:
         """Start the watch → capture task of a broadcast unless it is already running (call
@@ -130,7 +132,7 @@ class Captures:
         # not waited for: the first mark (watching) is queued in the same loop step, so a
         # session stage that waits for the queue (job_process) sees both; a resumed capture
         # records at once, even while the DB is locked
-        self._save_recording(event_id, broadcast_id, dir=str(rec_dir))
+        self.db.save(event_id, broadcast_id, dir=str(rec_dir))
         late = timedelta(seconds=self.settings.late_limit_s)
         began = self._now()
 
@@ -209,7 +211,7 @@ class Captures:
                     window_start=b.start - timedelta(seconds=self.settings.watch_lead_s),
                     recorded=frozenset(recorded),
                     unavailable_until=b.start + late,
-                    on_status=lambda status: self._on_watch(b, status),
+                    on_status=lambda status: self.warnings.on_watch(b, status),
                     stop=stop,
                     **self._watch_clock(),
                 )
@@ -221,7 +223,7 @@ class Captures:
                     return
                 if watched.state == "missed" and limit() > watch_until:
                     continue  # a mark moved the day's end while it watched: keep watching
-                if watched.state == "live" and _video(watched.info) in finished:
+                if watched.state == "live" and video_of(watched.info) in finished:
                     # /live still calls a stream whose playlist ended live (YouTube flips the
                     # page a while after the end): a poll's wait, not a re-record at once
                     # (each a resolve, a mark and a broadcast.live webhook)
@@ -232,14 +234,14 @@ class Captures:
                     continue
                 if watched.state != "live":
                     info = watched.info
-                    if not did_record and watched.state == "ended" and _ours(info, limit()):
+                    if not did_record and watched.state == "ended" and ours(info, limit()):
                         # it ended before any service life recorded it (or all of it): the
                         # source still holds it (post_live fragments, was_live archive)
                         assert info is not None
                         await self._record_after_end(b, rec_dir, info, stop)
                         return
                     if did_record and watched.state == "ended" and self._now() < limit():
-                        self._warn_watch_url(b)
+                        self.warnings.watch_url_ended(b)
                         # the same stream is over; a new one may start before the limit
                         await self._sleep(self.settings.watch_poll_s, stop)
                         if stop.is_set():
@@ -255,12 +257,12 @@ class Captures:
             outcome = await self._record(b, rec_dir, limit, stop, resumed=resume)
             resumed, resume = resume, False
             did_record = True
-            recorded.update(_recorded_videos(rec_dir, outcome))
-            if outcome.state == "ended" and _video(outcome.info):
-                finished.add(_video(outcome.info))
+            recorded.update(recorded_videos(rec_dir, outcome))
+            if outcome.state == "ended" and video_of(outcome.info):
+                finished.add(video_of(outcome.info))
             if self._closing or not self.owned():
                 return  # stays live: the next start (or the lease's new owner) resumes
-            if resumed and outcome.state == "ended" and _ours(outcome.info, limit()):
+            if resumed and outcome.state == "ended" and ours(outcome.info, limit()):
                 # resumed after the broadcast ended: what no service life recorded up to its
                 # end (after the last segment, too) comes from the source
                 assert outcome.info is not None
@@ -291,103 +293,18 @@ class Captures:
     async def _record_after_end(
         self, b: BroadcastView, rec_dir: Path, info: BroadcastInfo, stop: asyncio.Event
     ) -> None:
-        """Record the broadcast from the source after its end, then mark it ended (final),
-        so its sessions split and publish as usual."""
-        assert b.url is not None
-        status = info.live_status
-        await self._mark(
-            b, B.WATCHING, f"ended before all of it was recorded: recording it from {status}"
+        await record_from_source(
+            b,
+            rec_dir,
+            info,
+            stop,
+            resolver=self.resolver,
+            settings=self.settings,
+            db=self.db,
+            mark=self._mark,
+            emit=self._emit,
+            closing=lambda: self._closing,
         )
-        meta: dict[str, Any] = {"event_id": b.event_id, "broadcast_id": b.id}
-        if info.video_id:
-            meta["video_id"] = info.video_id
-            meta["video_ids"] = [info.video_id]
-        heal = asyncio.ensure_future(
-            record_after_end(
-                b.url, rec_dir, resolver=self.resolver, settings=self.settings, meta=meta
-            )
-        )
-        halt = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({heal, halt}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            halt.cancel()
-        if not heal.done():  # stopped: what is written stays; the next watch resumes it
-            heal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heal
-            if not self._closing:
-                await self._mark(b, B.PLANNED, "stopped")
-            return
-        if not self.owned():
-            return
-        try:
-            report = heal.result()
-        except StreamerError as exc:
-            await self._saved(b.event_id, b.id, state="failed", reason=str(exc))
-            await self._mark(b, B.ENDED, f"ended before all of it was recorded; {status}: {exc}")
-            return
-        timeline = Timeline.load(rec_dir)
-        await self._saved(
-            b.event_id,
-            b.id,
-            state="ended",
-            reason=_after_end_reason(report),
-            segments=len(timeline.segments),
-            bytes=sum(s.bytes for s in timeline.segments),
-            gaps=len(report.remaining),
-        )
-        await self._mark(b, B.ENDED, f"recorded after the end: {_after_end_reason(report)}")
-        self._emit(
-            "broadcast.ended",
-            {"event_id": b.event_id, "broadcast_id": b.id, "state": "ended", "source": status},
-        )
-
-    def _on_watch(self, b: BroadcastView, status: WatchStatus) -> None:
-        """A watch poll that found trouble: the real reason goes to the state and a webhook."""
-        if status.kind is None or status.kind in ("not_live_yet", "resolve_error"):
-            return
-        reason = f"{status.kind}: {status.error}"
-        if status.hint:
-            reason += f" (hint: {status.hint})"
-        self.mark(b, B.WATCHING, reason)
-        key = (b.event_id, b.id, status.kind)
-        if key not in self._warned:
-            self._warned.add(key)
-            self._emit(
-                "broadcast.warning",
-                {
-                    "event_id": b.event_id,
-                    "broadcast_id": b.id,
-                    "kind": status.kind,
-                    "reason": status.error,
-                    "hint": status.hint,
-                },
-            )
-
-    def _warn_watch_url(self, b: BroadcastView) -> None:
-        """A watch URL cannot follow a stream that YouTube restarted as a new video."""
-        assert b.url is not None
-        if is_channel_live_url(b.url):
-            return
-        reason = (
-            "the recorded video ended; if the stream restarted as a new video, this watch URL "
-            "cannot follow it: use the channel's /live URL"
-        )
-        self.mark(b, B.WATCHING, reason)
-        key = (b.event_id, b.id, "watch_url_ended")
-        if key not in self._warned:
-            self._warned.add(key)
-            self._emit(
-                "broadcast.warning",
-                {
-                    "event_id": b.event_id,
-                    "broadcast_id": b.id,
-                    "kind": "watch_url_ended",
-                    "reason": reason,
-                    "hint": "use the channel's /live URL",
-                },
-            )
 
     async def _record(
         self,
@@ -406,10 +323,10 @@ class Captures:
         if resumed:  # a restart picks up a capture that was live: not a new go-live
             live["resumed"] = True
         self._emit("broadcast.live", live)
-        self._progress[key] = {}
+        self.progress.begin(key)
 
         def progress(p: Any) -> None:
-            self._on_progress(b.event_id, b.id, p)
+            self.progress.on_progress(b.event_id, b.id, p)
 
         while True:
             until = limit()
@@ -439,10 +356,10 @@ class Captures:
             # go on in the same recording (the playlist window bridges the restart)
             log.info("%s.%s: the day runs late; recording on until %s", b.event_id, b.id, limit())
         outcome = healed.record
-        done = self._progress.get(key, {})
+        done = self.progress.figures(key)
         if not self.owned():
             return outcome  # the new owner records the recording's state from here
-        await self._saved(
+        await self.db.saved(
             b.event_id,
             b.id,
             state=outcome.state,
@@ -453,125 +370,12 @@ class Captures:
         )
         return outcome
 
-    def _on_progress(self, event_id: str, broadcast_id: str, p: Any) -> None:
-        """A kept segment (or a status change): metrics now, the recording row through the
-        writer (coalesced while the DB is busy)."""
-        if not self.owned():
-            return
-        key = f"{event_id}.{broadcast_id}"
-        before = self._progress.get(key, {})
-        segments, nbytes, gaps = int(p.segments), int(p.bytes), int(p.gaps)
-        metrics.CAPTURED_SEGMENTS.labels(broadcast=key).inc(
-            max(0, segments - before.get("segments", 0))
-        )
-        metrics.CAPTURED_BYTES.labels(broadcast=key).inc(max(0, nbytes - before.get("bytes", 0)))
-        metrics.GAPS.labels(broadcast=key).inc(max(0, gaps - before.get("gaps", 0)))
-        now_ = {"segments": segments, "bytes": nbytes, "gaps": gaps}
-        fields: dict[str, Any] = {}
-        status = str(getattr(p, "status", "recording"))
-        if status != before.get("status", "recording"):
-            # e.g. "recording; re-resolve backing off 48s (playlist HTTP 403)": say so
-            fields["reason"] = status
-        saved = before.get("saved", 0)
-        if segments - saved >= 10 or gaps != before.get("gaps", 0):
-            saved = segments
-            fields.update(now_)
-        if fields:
-            self.writes.progress(key, self._progress_write(event_id, broadcast_id), **fields)
-        self._progress[key] = {**now_, "status": status, "saved": saved}
-
-    def _progress_write(self, event_id: str, broadcast_id: str) -> Callable[[dict[str, Any]], None]:
-        def write(fields: dict[str, Any]) -> None:
-            self._save_recording_now(event_id, broadcast_id, fields)
-
-        return write
-
     async def _mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> None:
         """Change the state and wait for it to be written (this task waits, not the loop):
         what runs next, here or in another stage, reads it."""
         await asyncio.wrap_future(self.mark(b, target, reason))
 
-    async def _saved(self, event_id: str, broadcast_id: str, **fields: Any) -> None:
-        await asyncio.wrap_future(self._save_recording(event_id, broadcast_id, **fields))
-
     def mark(self, b: BroadcastView, target: BroadcastState, reason: str | None) -> Future[None]:
         """Queue a state change (ordered after this broadcast's earlier writes); done when
         written or given up (logged)."""
-        if not self.owned():
-            log.warning("%s.%s: lease lost, %s not recorded", b.event_id, b.id, target)
-            return _done()
-        event_id, broadcast_id = b.event_id, b.id
-
-        def write() -> None:
-            if not self.owned():  # lost while the write waited (a long DB lock)
-                return
-            try:
-                self.store.set_broadcast_state(event_id, broadcast_id, target, reason)
-            except IllegalTransition as exc:
-                log.warning("%s", exc)
-            except StateError as exc:  # e.g. the data disk is full under the DB: record on
-                log.error(
-                    "%s.%s: state %s (%s) not saved: %s",
-                    event_id,
-                    broadcast_id,
-                    target,
-                    reason,
-                    exc,
-                )
-
-        return self.writes.submit(write, key=f"{event_id}.{broadcast_id}")
-
-    def _save_recording(self, event_id: str, broadcast_id: str, **fields: Any) -> Future[None]:
-        """Bookkeeping only (the timeline is the truth): a DB that cannot be written (locked
-        too long, its disk full) must not stop a capture. Nothing once the lease is lost."""
-        if not self.owned():
-            return _done()
-        return self.writes.submit(
-            lambda: self._save_recording_now(event_id, broadcast_id, fields),
-            key=f"{event_id}.{broadcast_id}",
-        )
-
-    def _save_recording_now(self, event_id: str, broadcast_id: str, fields: dict[str, Any]) -> None:
-        if not self.owned():  # lost while the write waited (a long DB lock)
-            return
-        try:
-            self.store.save_recording(event_id, broadcast_id, **fields)
-        except StateError as exc:
-            log.error("%s.%s: recording row not saved: %s", event_id, broadcast_id, exc)
-
-
-def _done() -> Future[None]:
-    done: Future[None] = Future()
-    done.set_result(None)
-    return done
-
-
-def _ours(info: BroadcastInfo | None, until: datetime) -> bool:
-    """An ended video to record from the source afterwards: a YouTube broadcast that went
-    live before this window closed (the watcher already refused an older video on a
-    channel's /live)."""
-    if info is None or info.live_status not in ("post_live", "was_live"):
-        return False
-    return info.release_time is None or info.release_time <= until
-
-
-def _after_end_reason(report: HealReport) -> str:
-    """What an after-the-end recording got, and why anything is missing."""
-    got = ", ".join(f"{src} {s:.0f}s" for src, s in report.by_source.items() if s > 0)
-    text = f"from {report.status}: {got or 'nothing'}"
-    reasons = sorted({reason for _, _, reason in report.remaining})
-    if reasons:
-        text += "; missing: " + "; ".join(reasons)
-    return text
-
-
-def _video(info: BroadcastInfo | None) -> str:
-    return (info.video_id or "") if info is not None else ""
-
-
-def _recorded_videos(rec_dir: Path, outcome: RecordResult) -> set[str]:
-    """The video ids a recording followed (an ended one of these on /live is our end)."""
-    ids = {str(v) for v in Timeline.load(rec_dir).meta.get("video_ids") or []}
-    if outcome.info is not None and outcome.info.video_id:
-        ids.add(outcome.info.video_id)
-    return ids
+        return self.db.mark(b, target, reason)

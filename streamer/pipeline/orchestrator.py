@@ -1,18 +1,18 @@
 """The orchestrator: plans every broadcast's watch and every session's split and publish, and
 answers the media team's controls.
 
-APScheduler (persistent SQLAlchemy job store in the state DB) fires the planned jobs; a
-restart re-plans from the DB as well, so nothing depends on the job store alone. The work
-itself lives elsewhere: captures in :mod:`~streamer.pipeline.capture_task`, session
-processing in :mod:`~streamer.pipeline.processing` (stages run by the :class:`Runner`), the
-JSON views in :mod:`~streamer.pipeline.status`, the retry policy in
-:mod:`~streamer.pipeline.retry`.
+APScheduler (persistent SQLAlchemy job store in the state DB, see
+:mod:`~streamer.pipeline.jobs`) fires the planned jobs; a restart re-plans from the DB as
+well, so nothing depends on the job store alone. The work itself lives elsewhere: captures in
+:mod:`~streamer.pipeline.capture_task`, session processing in
+:mod:`~streamer.pipeline.processing` (stages run by the :class:`Runner`), when sessions move
+and run in :mod:`~streamer.pipeline.session_plan`, cut corrections in
+:mod:`~streamer.pipeline.desk`, the JSON views in :mod:`~streamer.pipeline.status`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -20,110 +20,45 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apscheduler.executors.asyncio import AsyncIOExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from streamer import metrics
-from streamer.capture.timeline import Timeline
 from streamer.config import Settings
-from streamer.detect import Edge, suggest_sessions
-from streamer.detect import Settings as DetectSettings
-from streamer.errors import (
-    IllegalTransition,
-    NotFoundError,
-    ScheduleError,
-    StorageError,
-    StreamerError,
-)
+from streamer.detect import Edge
+from streamer.errors import ScheduleError, StorageError, StreamerError
 from streamer.pipeline import stages
-from streamer.pipeline.audit import Action, AuditLog
 from streamer.pipeline.capture_task import Captures
-from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest, check_cut
-from streamer.pipeline.marks import MarkStore, MarkWatch, broadcast_until, cut_by, revision
+from streamer.pipeline.control import AcceptRequest, CutRequest, MarkRequest
+from streamer.pipeline.desk import Desk
+
+# Job stores written before the job functions moved to ``jobs`` name them through this
+# module: these imports keep those stored jobs loadable.
+from streamer.pipeline.jobs import (
+    URL_REFRESH_JOB,
+    JobFn,
+    job_process,
+    job_refresh_urls,
+    job_reprocess,
+    job_watch,
+    make_scheduler,
+)
+from streamer.pipeline.marks import MarkStore, MarkWatch, broadcast_until
 from streamer.pipeline.processing import Hooks, Processor
 from streamer.pipeline.reheal import HealWatch
-from streamer.pipeline.retry import POLICY
 from streamer.pipeline.review import make_preview, review_of
 from streamer.pipeline.runner import InProcessRunner, Runner
-from streamer.pipeline.states import (
-    BROADCAST_ACTIVE,
-    BROADCAST_OVER,
-    SESSION_IN_STAGE,
-    SESSION_PROCESSABLE,
-    BroadcastState,
-    SessionState,
-)
-from streamer.pipeline.status import (
-    add_running_delay,
-    broadcast_json,
-    session_json,
-    status_of,
-)
+from streamer.pipeline.session_plan import clock_moves, count_states, cut_after_capture, process_at
+from streamer.pipeline.startup import read_schedules, recover_interrupted, sync_programs
+from streamer.pipeline.states import BROADCAST_OVER, BroadcastState, SessionState
+from streamer.pipeline.status import add_running_delay, broadcast_json, session_json, status_of
 from streamer.pipeline.store import Diff, SessionView
-from streamer.pipeline.sweep import sweep_split_work, sweep_storage
+from streamer.pipeline.sweep import sweep_storage
 from streamer.pipeline.webhooks import Notifier
-from streamer.schedule.load import load_dir
 from streamer.schedule.model import Program
-from streamer.timeutil import aware, now, parse_iso
-from streamer.vod.folder import Outputs, load_record
+from streamer.timeutil import aware, now
 from streamer.youtube import Resolver
 
 log = logging.getLogger(__name__)
 B, S = BroadcastState, SessionState
-URL_REFRESH_JOB = "refresh-urls"
-
-
-# Job functions are module-level so the persistent job store can name them; the job store
-# keeps only the ids. The orchestrator that owns the scheduler is passed in (as ``orch``) by
-# its executor, never looked up globally, so two orchestrators in one process keep apart.
-async def job_watch(event_id: str, broadcast_id: str, *, orch: Orchestrator | None = None) -> None:
-    assert orch is not None, "run by an Orchestrator's scheduler"
-    orch.captures.start(event_id, broadcast_id)
-
-
-async def job_process(event_id: str, session_id: str, *, orch: Orchestrator | None = None) -> None:
-    assert orch is not None, "run by an Orchestrator's scheduler"
-    # the stage reads the broadcast's state and recording row: the capture's queued writes first
-    await orch.captures.flush()
-    await orch.processor.process(event_id, session_id)
-
-
-async def job_reprocess(
-    event_id: str, session_id: str, *, orch: Orchestrator | None = None
-) -> None:
-    assert orch is not None, "run by an Orchestrator's scheduler"
-    await orch.processor.process(event_id, session_id, manual=True)
-
-
-async def job_refresh_urls(*, orch: Orchestrator | None = None) -> None:
-    assert orch is not None, "run by an Orchestrator's scheduler"
-    await asyncio.to_thread(stages.refresh_urls_stage, orch.settings)
-
-
-class _OwnedExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Runs each job with its owner passed in as ``orch``."""
-
-    def __init__(self, owner: Orchestrator) -> None:
-        super().__init__()
-        self._owner = owner
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        super()._do_submit_job(_Bound(job, self._owner), run_times)
-
-
-class _Bound:
-    """A job seen through its owner: ``func`` gets ``orch=owner``, the rest is the job's."""
-
-    def __init__(self, job: Any, owner: Orchestrator) -> None:
-        self._job = job
-        self.func = functools.partial(job.func, orch=owner)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._job, name)
-
-    def __str__(self) -> str:
-        return str(self._job)
 
 
 class Orchestrator:
@@ -172,12 +107,7 @@ class Orchestrator:
     async def start(self) -> None:
         """Load the schedules, re-plan from the DB, start the scheduler."""
         self._loop = asyncio.get_running_loop()
-        self._scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.settings.db_url)},
-            executors={"default": _OwnedExecutor(self)},
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-            event_loop=self._loop,
-        )
+        self._scheduler = make_scheduler(self, self.settings.db_url, self._loop)
         self._scheduler.start()
         try:
             self._load_schedules()
@@ -211,36 +141,17 @@ class Orchestrator:
             log.warning("stale uploads not swept (next start tries again): %s", exc)
 
     def _load_schedules(self) -> Diff:
-        diff = Diff()
         try:
-            programs = load_dir(self.settings.schedules) if self.settings.schedules.exists() else []
+            programs = read_schedules(self.settings)
         except ScheduleError as exc:
             self.schedule_errors = exc.problems
-            log.error("schedules not (re)loaded:\n%s", "\n".join(exc.problems))
             raise
         self.schedule_errors = []
-        for program in programs:
-            d = self.store.sync_program(program)
-            self.programs[program.event.id] = program
-            diff.added += d.added
-            diff.changed += d.changed
-            diff.removed += d.removed
-            diff.kept += d.kept
-        return diff
+        return sync_programs(self.store, programs, self.programs)
 
     def _recover_interrupted(self) -> None:
-        """Sessions caught mid-split or mid-publish by a crash are retried at once (a crash
-        is no failure to back off from): their outputs are written atomically, so a rerun
-        starts clean, and the work files the crash left are swept first."""
-        moment = now()
-        if isinstance(self.runner, InProcessRunner):
-            # only then is no split running anywhere; a queue's workers sweep their own
-            # session's leftovers before each split
-            sweep_split_work(self.settings)
-        for s in self.store.sessions():
-            if s.state in SESSION_IN_STAGE:
-                reason = f"interrupted while {s.state} (restart)"
-                self.store.set_session_state(s.event_id, s.id, S.FAILED, reason, next_try_at=moment)
+        """Sessions caught mid-split or mid-publish by a crash are retried at once."""
+        recover_interrupted(self.settings, self.store, self.runner)
 
     # ---- planning -----------------------------------------------------------------------
 
@@ -294,19 +205,11 @@ class Orchestrator:
 
     def _plan_session(self, s: SessionView) -> None:
         job_id = f"process:{s.key}"
-        if s.state not in SESSION_PROCESSABLE:
+        at = process_at(self.settings, self.store, s)
+        if at is None:
             self._remove_job(job_id)
             return
-        # a day running late is cut at its predicted end, never before the scheduled one
-        end = cut_by(self.store, s.event_id, s.id, s.end)
-        at = end + timedelta(seconds=self.settings.grace_s)
-        if s.state == S.FAILED:
-            due = POLICY.next_try(s.attempts, s.next_try_at, s.updated_at)
-            if due is None:
-                self._remove_job(job_id)  # final; the media team can still publish by hand
-                return
-            at = max(at, due)
-        self._add_job(job_id, job_process, max(at, now()), s.event_id, s.id)
+        self._add_job(job_id, job_process, at, s.event_id, s.id)
 
     def _plan_retry(self, s: SessionView) -> None:
         """After a failure: the retry at the time the policy stored, if any."""
@@ -319,22 +222,11 @@ class Orchestrator:
     def _after_broadcast(self, event_id: str, broadcast_id: str) -> None:
         """Once a capture is over, sessions that already started need not wait their end."""
         moment = now()
-        for s in self.store.sessions(event_id):
-            if s.broadcast_id != broadcast_id or s.start > moment:
-                continue
-            if s.state in SESSION_PROCESSABLE and not POLICY.gave_up(s.attempts):
-                self._add_job(f"process:{s.key}", job_process, moment, event_id, s.id)
-            elif s.state == S.INCOMPLETE:
-                # a resumed capture may have filled what was missing: cut it again
-                self._add_job(f"process:{s.key}", job_reprocess, moment, event_id, s.id)
+        for s, again in cut_after_capture(self.store, event_id, broadcast_id, moment):
+            fn = job_reprocess if again else job_process
+            self._add_job(f"process:{s.key}", fn, moment, event_id, s.id)
 
-    def _add_job(
-        self,
-        job_id: str,
-        fn: Callable[..., Coroutine[Any, Any, None]],
-        at: datetime,
-        *args: str,
-    ) -> None:
+    def _add_job(self, job_id: str, fn: JobFn, at: datetime, *args: str) -> None:
         assert self._scheduler is not None
         self._scheduler.add_job(
             fn, "date", run_date=at, args=list(args), id=job_id, replace_existing=True
@@ -357,30 +249,16 @@ class Orchestrator:
         """Move sessions along with the clock: waiting while watched, recording while live."""
         moment = now()
         bstate = {(b.event_id, b.id): b.state for b in self.store.broadcasts()}
-        counts: dict[str, int] = {}
         sessions = self.store.sessions()
-        for s in sessions:
-            counts[s.state] = counts.get(s.state, 0) + 1
-            b = bstate.get((s.event_id, s.broadcast_id))
-            target = None
-            if s.state in (S.PLANNED, S.WAITING) and b == B.LIVE and s.start <= moment < s.end:
-                target = S.RECORDING
-            elif s.state == S.PLANNED and b in BROADCAST_ACTIVE and moment < s.start:
-                target = S.WAITING
-            if target:
-                self.store.set_session_state(s.event_id, s.id, target)
+        for s, target in clock_moves(sessions, bstate, moment):
+            self.store.set_session_state(s.event_id, s.id, target)
         for s in self.heals.due(self.store, sessions):  # a heal filled them since: re-cut
             self._add_job(f"process:{s.key}", job_reprocess, moment, s.event_id, s.id)
         for m in self.new_marks.new():  # e.g. `streamer mark`: its delay moves the plan now
             marked = {(s.event_id, s.id): s for s in sessions}.get((m.event_id, m.session_id))
             if marked is not None:  # a session removed since has nothing to plan
                 self._plan_from(marked)
-        metrics.SESSIONS.clear()
-        for state, n in counts.items():
-            metrics.SESSIONS.labels(state=state).set(n)
-        metrics.BROADCASTS.clear()
-        for state in set(bstate.values()):
-            metrics.BROADCASTS.labels(state=state).set(list(bstate.values()).count(state))
+        count_states(sessions, bstate)
 
     # ---- events -------------------------------------------------------------------------
 
@@ -419,48 +297,19 @@ class Orchestrator:
         add_running_delay(self.store, rows, {event_id: program})  # the program shows it
         return rows
 
+    @property
+    def _desk(self) -> Desk:
+        # built per call: a subclass may swap the processor or runner after __init__
+        return Desk(self.settings, self.store, self.processor, self.runner, self._deliver)
+
     def cut(self, session_id: str, request: CutRequest, source: str = "api") -> dict[str, Any]:
         s = self.store.find_session(session_id)
         program = self._program(s.event_id)
-        tz = program.event.tz
-        start, end = self.store.correction(s.event_id, s.id) or (None, None)
-        if request.start is not None:
-            start = aware(request.start, tz)
-        if request.end is not None:
-            end = aware(request.end, tz)
-        if request.start_offset_s is not None:
-            start = s.start + timedelta(seconds=request.start_offset_s)
-        if request.end_offset_s is not None:
-            end = s.end + timedelta(seconds=request.end_offset_s)
-        self._check_window(s, start or s.start, end or s.end, tz)
-        self.store.add_correction(s.event_id, s.id, start, end)
-        reset = request.start_offset_s == 0 and request.end_offset_s == 0
-        AuditLog(self.store).add(
-            s.event_id,
-            s.id,
-            Action.RESET if reset else Action.CORRECTION,
-            by=request.by,
-            source=source,
-            start=start,
-            end=end,
-        )
+        start, _ = self._desk.correct(s, request, program.event.tz, source)
         if start is not None:
             self._replan_after(s)
         done = self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
         return session_json(done, program)
-
-    def _check_window(self, s: SessionView, start: datetime, end: datetime, tz: Any) -> None:
-        """422 unless start < end inside the broadcast's window (a late day's predicted one),
-        before anything is stored."""
-        b = self.store.broadcast(s.event_id, s.broadcast_id)
-        check_cut(
-            start,
-            end,
-            broadcast=(b.start, broadcast_until(self.store, s.event_id, s.broadcast_id)),
-            lead_s=self.settings.watch_lead_s,
-            late_s=self.settings.late_limit_s,
-            tz=tz,
-        )
 
     def mark(self, session_id: str, request: MarkRequest, source: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
@@ -486,68 +335,13 @@ class Orchestrator:
 
     def suggest(self, session_id: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
-        program = self._program(s.event_id)
-        rec = self.store.recording(s.event_id, s.broadcast_id)
-        if rec is None or not Path(rec.dir).exists():
-            raise NotFoundError(f"broadcast {s.broadcast_id!r} of {s.key} was never recorded")
-        marks = MarkStore(self.store).in_force(s.event_id)
-        found = suggest_sessions(
-            Timeline.load(Path(rec.dir)),
-            program,
-            [program.session(s.id)],
-            settings=DetectSettings(radius_s=self.settings.cut_radius_s),
-            marks=marks,
-        )
-        return found[0].to_json(program.event.tz)
+        return self._desk.suggest(s, self._program(s.event_id))
 
     def accept(self, session_id: str, request: AcceptRequest, source: str) -> dict[str, Any]:
         s = self.store.find_session(session_id)
-        tz = self._program(s.event_id).event.tz
-        start = aware(request.start, tz) if request.start else None
-        end = aware(request.end, tz) if request.end else None
-        if start is not None or end is not None:  # one edge given: the other as in force
-            info = self.review(session_id)
-            start = start or parse_iso(info["cut_start"])
-            end = end or parse_iso(info["cut_end"])
-            self._check_window(s, start, end, tz)
-        audit = AuditLog(self.store)
-        by = request.by or "admin"
-
-        def refuse(why: str) -> IllegalTransition:
-            audit.add(s.event_id, s.id, Action.REFUSED, by=by, source=source, start=start,
-                      end=end, detail=why)  # fmt: skip
-            return IllegalTransition(f"{s.key}: {why}")
-
-        async def decide() -> bool:
-            """Under the session's lock: check the revision, then record the decision; True
-            when a re-cut of the given window is to follow."""
-            async with self.processor.lock(f"{s.event_id}.{s.id}"):
-                now_rev = revision(self.store, s.event_id, s.id)
-                if request.revision is not None and request.revision != now_rev:
-                    raise refuse(
-                        f"the cut changed since revision {request.revision} (now {now_rev}, "
-                        "another accept came first): nothing changed; reload and review again"
-                    )
-                if start is not None:
-                    self.store.add_correction(s.event_id, s.id, start, end)
-                    audit.add(s.event_id, s.id, Action.CORRECTION, by=by, source=source,
-                              start=start, end=end, detail="accepted")  # fmt: skip
-                    return True
-                held = self.store.session(s.event_id, s.id)
-                if held.state != S.HELD:
-                    raise refuse(f"it is {held.state}, not held for review")
-                try:
-                    await self.runner.run(
-                        stages.accept_stage, self.settings, s.event_id, s.id, f"{by} ({source})"
-                    )
-                finally:
-                    self._deliver()
-                window = held_window(self.settings, s.event_id, s.id)
-                audit.add(s.event_id, s.id, Action.ACCEPT, by=by, source=source,
-                          start=window[0], end=window[1], detail="held cut accepted")  # fmt: skip
-                return False
-
-        if self._call(decide()):
+        desk = self._desk
+        window = desk.accepted_window(s, request, self._program(s.event_id))
+        if self._call(desk.decide(s, request, window, source)):
             self._call(self.processor.process(s.event_id, s.id, force=True, manual=True))
         self._replan_after(s)
         return session_json(self.store.session(s.event_id, s.id), self._program(s.event_id))
@@ -601,14 +395,6 @@ class Orchestrator:
 
         result: dict[str, Any] = self._call(go())
         return result
-
-
-def held_window(settings: Settings, event_id: str, session_id: str) -> tuple[datetime, datetime]:
-    """The window of a session's cut as its VOD record says (the held cut just accepted)."""
-    record = load_record(Outputs.of(settings.vods_dir, event_id, session_id).json)
-    if record is None:
-        raise NotFoundError(f"{event_id}.{session_id}: no cut on disk")
-    return parse_iso(record.start), parse_iso(record.end)
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
