@@ -23,7 +23,8 @@ import httpx
 
 from streamer.capture.clock import SYSTEM_CLOCK, Clock
 from streamer.capture.fetch import shared_fetcher
-from streamer.capture.poller import Poller, Progress, State, _Finish
+from streamer.capture.poll_state import Progress, State, _Finish
+from streamer.capture.poller import Poller
 from streamer.capture.refresh import Located, locate
 from streamer.capture.timeline import Timeline, TimelineWriter
 from streamer.config import Settings

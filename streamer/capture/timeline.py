@@ -1,4 +1,6 @@
-"""The on-disk timeline of a recording, shared by capture (writer), split and inspect (readers).
+"""The on-disk timeline of a recording: :class:`Timeline` reads it and answers where media is.
+
+Shared by capture (the writer, :mod:`~streamer.capture.timeline_writer`), split and inspect.
 
 A recording directory holds::
 
@@ -25,119 +27,41 @@ its file was renamed into place, so every row points at a complete file.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from streamer.files import atomic_write
-from streamer.timeutil import iso, now, parse_iso
+from streamer.capture.timeline_model import (
+    GAP_TOLERANCE_S,
+    META,
+    PROVENANCES,
+    TIMELINE,
+    Gap,
+    Part,
+    Piece,
+    Run,
+    Segment,
+)
+from streamer.capture.timeline_writer import TimelineWriter
+from streamer.timeutil import iso, parse_iso
 
-TIMELINE = "timeline.jsonl"
-META = "recording.json"
-# Holes shorter than this between consecutive segments are jitter, not gaps.
-GAP_TOLERANCE_S = 0.5
-PROVENANCES = ("live", "dvr", "archive")
-
-
-@dataclass(frozen=True)
-class Segment:
-    part: int
-    seq: int
-    start: datetime
-    duration: float
-    bytes: int
-    file: str
-    pdt: bool = True
-    src: str = "live"
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(seconds=self.duration)
-
-
-@dataclass(frozen=True)
-class Gap:
-    start: datetime
-    end: datetime
-    reason: str = ""
-
-    @property
-    def duration_s(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    def to_json(self, tz: Any = None) -> dict[str, Any]:
-        return {
-            "start": iso(self.start, tz),
-            "end": iso(self.end, tz),
-            "duration_s": round(self.duration_s, 3),
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class Run:
-    """Segments of one part with consecutive sequence numbers: one continuous piece of media."""
-
-    part: int
-    segments: list[Segment] = field(default_factory=list)
-
-    @property
-    def start(self) -> datetime:
-        return self.segments[0].start
-
-    @property
-    def end(self) -> datetime:
-        return self.segments[-1].end
-
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration for s in self.segments)
-
-
-@dataclass(frozen=True)
-class Piece:
-    """The media for ``[start, end)`` inside one run.
-
-    ``files`` are the segment files to concatenate (in order); ``offset_in``/``offset_out``
-    are seconds from the start of that concatenation.
-    """
-
-    part: int
-    files: list[Path]
-    offset_in: float
-    offset_out: float
-    start: datetime
-    end: datetime
-
-    @property
-    def duration_s(self) -> float:
-        return self.offset_out - self.offset_in
-
-
-@dataclass
-class Part:
-    index: int
-    segments: list[Segment]
-    reason: str = ""
-
-    @property
-    def start(self) -> datetime:
-        return self.segments[0].start
-
-    @property
-    def end(self) -> datetime:
-        return self.segments[-1].end
-
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration for s in self.segments)
+# The recording's public model, importable from here (defined in timeline_model/_writer).
+__all__ = [
+    "GAP_TOLERANCE_S",
+    "META",
+    "PROVENANCES",
+    "TIMELINE",
+    "Gap",
+    "Part",
+    "Piece",
+    "Run",
+    "Segment",
+    "Timeline",
+    "TimelineWriter",
+]
 
 
 @dataclass
@@ -360,133 +284,3 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
             continue  # a torn last line after a crash
         if isinstance(row, dict):
             yield row
-
-
-class TimelineWriter:
-    """Appends rows durably and writes segment files atomically.
-
-    Durability policy: a segment file is written to a temporary name, ``fdatasync``-ed and
-    renamed into place *before* its row is appended, so the timeline never names a file that
-    a power cut could lose. Rows reach the file (the page cache, so every reader sees them)
-    at once. With ``sync_interval_s`` > 0, segment rows are ``fdatasync``-ed at most that
-    often (and always with the next part, gap, start or end row, and on close) instead of
-    one sync per row: a power cut (a process crash loses nothing written) can then drop at
-    most the rows of the last interval, whose segments are fetched again from the source's
-    window on restart, as long as the window is longer than the interval."""
-
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        sync_interval_s: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.directory = Path(directory)
-        self.sync_interval_s = sync_interval_s
-        self.clock = clock
-        self._synced_at = clock()
-        self._unsynced = False
-        self._tmp_names = itertools.count()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / TIMELINE
-        torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        if torn:  # a crash cut the last row: end it, so the next row is a line of its own
-            self._fh.write("\n")
-            self._fh.flush()
-
-    def close(self) -> None:
-        if not self._fh.closed and self._unsynced:
-            self._sync()
-        self._fh.close()
-
-    def __enter__(self) -> TimelineWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _append(self, row: dict[str, Any], *, lazy: bool = False) -> None:
-        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        if lazy and self.clock() - self._synced_at < self.sync_interval_s:
-            self._unsynced = True
-            return
-        self._sync()
-
-    def _sync(self) -> None:
-        os.fdatasync(self._fh.fileno())  # appends change the size: fdatasync writes it too
-        self._synced_at = self.clock()
-        self._unsynced = False
-
-    def _write_file(self, rel: str, data: bytes) -> None:
-        """``data`` into ``rel`` atomically and durably (temp file, fdatasync, rename)."""
-        path = self.directory / rel
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(self._tmp_names)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write(self.directory / META, json.dumps(meta, indent=2).encode())
-
-    def write_segment(
-        self,
-        part: int,
-        seq: int,
-        data: bytes,
-        start: datetime,
-        duration: float,
-        pdt: bool,
-        src: str = "live",
-    ) -> Segment:
-        rel = f"part-{part:03d}/{seq:010d}.ts"
-        self._write_file(rel, data)
-        seg = Segment(part, seq, start, duration, len(data), rel, pdt, src)
-        row: dict[str, Any] = {
-            "t": "seg",
-            "part": part,
-            "seq": seq,
-            "start": iso(start),
-            "dur": duration,
-            "bytes": len(data),
-            "file": rel,
-            "pdt": pdt,
-        }
-        if src != "live":
-            row["src"] = src
-        self._append(row, lazy=True)
-        return seg
-
-    def new_part(self, part: int, reason: str) -> None:
-        self._append({"t": "part", "part": part, "reason": reason, "at": iso(now())})
-
-    def gap(self, start: datetime, end: datetime, reason: str) -> None:
-        self._append({"t": "gap", "start": iso(start), "end": iso(end), "reason": reason})
-
-    def start(self) -> None:
-        self._append({"t": "start", "at": iso(now())})
-
-    def end(self, state: str, reason: str) -> None:
-        self._append({"t": "end", "state": state, "reason": reason, "at": iso(now())})
-
-
-def _last_byte(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1)

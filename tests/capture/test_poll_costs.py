@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 import streamer.capture.hls as hls
+import streamer.capture.poll_segments as poll_segments
 import streamer.capture.poller as poller
 import streamer.capture.refresh as refresh
 from streamer.capture.playlist import MediaPlaylist, Variant
@@ -113,7 +114,7 @@ def test_a_segment_failing_with_5xx_is_tried_4_times_then_skipped(
     assert result.state == "ended", result.reason
     # 4 attempts, then a gap; tried again (4 attempts each) on later polls while listed,
     # up to MAX_REFILL_ATTEMPTS polls in all
-    assert gets["/seg11.ts"] == 4 * poller.MAX_REFILL_ATTEMPTS
+    assert gets["/seg11.ts"] == 4 * poll_segments.MAX_REFILL_ATTEMPTS
     assert gets["/seg12.ts"] == 2  # a refused connection is retried too
     # Backoff with jitter: 0.25, 0.5, 1 s (+ up to 0.25 s) for seg11, 0.25 s (+) for seg12.
     for wait, base in zip(waits[:4], [0.25, 0.5, 1.0, 0.25], strict=True):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import streamer.capture.timeline as timeline_mod
+import streamer.capture.timeline_writer as timeline_writer
 from streamer.capture.timeline import TIMELINE, Timeline, TimelineWriter
 
 TS = b"\x47" + b"\x00" * 187
@@ -29,7 +29,7 @@ def test_rows_follow_durable_files_and_are_synced_in_batches(
         events.append(f"timeline@{rows}" if name == str(timeline_path) else f"file@{rows}")
         real(fd)
 
-    monkeypatch.setattr(timeline_mod.os, "fdatasync", spy)
+    monkeypatch.setattr(timeline_writer.os, "fdatasync", spy)
     now = [0.0]
     writer = TimelineWriter(tmp_path, sync_interval_s=5.0, clock=lambda: now[0])
     writer.new_part(1, "start")  # a structural row: synced at once
@@ -59,7 +59,7 @@ def test_without_an_interval_every_row_is_synced(
 ) -> None:
     calls: list[int] = []
     real = os.fdatasync
-    monkeypatch.setattr(timeline_mod.os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    monkeypatch.setattr(timeline_writer.os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
     with TimelineWriter(tmp_path) as writer:
         writer.write_segment(1, 1, TS, START, 1.0, True)
         writer.write_segment(1, 2, TS, START, 1.0, True)
