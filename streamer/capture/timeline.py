@@ -28,6 +28,7 @@ its file was renamed into place, so every row points at a complete file.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,6 +85,7 @@ class Timeline:
         gaps: list[Gap] = []
         reasons: dict[int, str] = {}
         end_state = end_reason = None
+        present = _Listing(directory)
         for row in _rows(directory / TIMELINE):
             kind = row.get("t")
             if kind == "seg":
@@ -97,7 +99,7 @@ class Timeline:
                     pdt=bool(row.get("pdt", True)),
                     src=str(row.get("src", "live")),
                 )
-                if not files or (directory / seg.file).exists():
+                if not files or present.has(seg.file):
                     segments[(seg.part, seg.seq)] = seg
             elif kind == "gap":
                 gaps.append(
@@ -268,6 +270,32 @@ class Timeline:
             "reason": self.end_reason,
             "source_url": self.meta.get("source_url"),
         }
+
+
+class _Listing:
+    """Which files a recording holds: one directory listing per folder, read when first asked,
+    instead of a stat per segment (a day's timeline has tens of thousands, and status reads it
+    on every poll while it grows). The timeline is read before any listing, and a row is
+    written only after its file, so every file a row names is there to be listed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folders: dict[str, frozenset[str]] = {}
+
+    def has(self, rel: str) -> bool:
+        folder, _, name = rel.rpartition("/")
+        names = self.folders.get(folder)
+        if names is None:
+            names = self.folders[folder] = self._list(self.root / folder if folder else self.root)
+        return name in names
+
+    @staticmethod
+    def _list(folder: Path) -> frozenset[str]:
+        try:
+            with os.scandir(folder) as entries:
+                return frozenset(e.name for e in entries if e.is_file())
+        except OSError:
+            return frozenset()
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
