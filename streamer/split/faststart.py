@@ -131,16 +131,17 @@ class _Moov:
                 self._shift(kind, body, shift)
 
     def _shift(self, kind: bytes, body: int, shift: int) -> None:
+        if shift == 0:  # read only (``describe``): nothing moves
+            return
         (count,) = struct.unpack_from(">I", self.data, body + 4)
-        fmt, width = (">I", 4) if kind == b"stco" else (">Q", 8)
+        fmt = f">{count}{'I' if kind == b'stco' else 'Q'}"
         limit = 0xFFFFFFFF if kind == b"stco" else 0xFFFFFFFFFFFFFFFF
-        pos = body + 8
-        for _ in range(count):
-            (offset,) = struct.unpack_from(fmt, self.data, pos)
-            if offset + shift > limit:
-                raise _TooLarge
-            struct.pack_into(fmt, self.data, pos, offset + shift)
-            pos += width
+        # one unpack and one pack for the whole table: a struct call per entry cost ~0.1 CPU-s
+        # per 10-minute VOD
+        offsets = struct.unpack_from(fmt, self.data, body + 8)
+        if offsets and max(offsets) + shift > limit:
+            raise _TooLarge
+        struct.pack_into(fmt, self.data, body + 8, *(o + shift for o in offsets))
 
 
 class _TooLarge(Exception):
