@@ -48,7 +48,7 @@ from baseline import ffmpeg_segment_args  # noqa: E402
 from streamer.capture.hls import record  # noqa: E402
 from streamer.capture.timeline import Timeline  # noqa: E402
 from streamer.config import Settings  # noqa: E402
-from streamer.simulate.live import ReplayServer  # noqa: E402
+from streamer.simulate.replay import ReplayServer  # noqa: E402
 from streamer.timeutil import now  # noqa: E402
 from streamer.youtube import BroadcastInfo, Resolver, ResolverLike  # noqa: E402
 

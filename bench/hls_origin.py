@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from streamer.simulate.live import replay_playlist
+from streamer.simulate.replay import replay_playlist
 
 
 class Origin:
