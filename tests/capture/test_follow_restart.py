@@ -134,9 +134,16 @@ def captures(
     )
 
 
-def follow_until(caps: Captures, video_id: str, deadline_s: float) -> Timeline:
-    """Run the capture task until the recording holds ``video_id``'s ended stream (the
-    deadline is real time: a bound on a hang, the scenario runs on the fake clock)."""
+def follow_until(
+    caps: Captures, clock: FakeClock, video_id: str, over: datetime, deadline_s: float
+) -> Timeline:
+    """Run the capture task until the recording holds ``video_id``'s stream, ended at ``over``
+    (the deadline is real time: a bound on a hang, the scenario runs on the fake clock).
+
+    Not on the first end row with ``video_id`` in the metadata: the recorder writes the new
+    video's id before its ``start`` row, so for a moment the previous video's end row is the
+    last one, and a loaded machine let the old check stop there, before any overrun segment.
+    """
     rec = recording_dir(caps.settings, "fest", "main")
 
     async def main() -> Timeline:
@@ -147,7 +154,11 @@ def follow_until(caps: Captures, video_id: str, deadline_s: float) -> Timeline:
             while loop.time() < limit:
                 await asyncio.sleep(0.05)
                 timeline = Timeline.load(rec)
-                if video_id in (timeline.meta.get("video_ids") or []) and timeline.end_state:
+                if (
+                    clock.now() >= over
+                    and video_id in (timeline.meta.get("video_ids") or [])
+                    and timeline.end_state
+                ):
                     break
         finally:
             await caps.stop("fest", "main")
@@ -166,7 +177,8 @@ def test_restart_after_the_scheduled_end_is_recorded(
     back = end + timedelta(seconds=5)
     # the overrun lasts 20 s, inside the 30 s late limit
     site.at(back, lambda s: go_live(s, media, "overrun0001", back, back + timedelta(seconds=20)))
-    timeline = follow_until(captures(tmp_path, site, clock, start, end), "overrun0001", 240)
+    caps = captures(tmp_path, site, clock, start, end)
+    timeline = follow_until(caps, clock, "overrun0001", back + timedelta(seconds=20), 240)
     overrun = [s for s in timeline.segments if s.start >= back]
     assert len(overrun) >= 3, [(s.part, s.seq, s.start) for s in timeline.segments]
     assert timeline.meta.get("video_ids") == ["firstpart01", "overrun0001"]
@@ -187,7 +199,7 @@ def test_live_url_on_yesterdays_video_still_records_todays(
     live = start + timedelta(seconds=4)
     site.at(live, lambda s: go_live(s, media, "todays00001", live, live + timedelta(seconds=12)))
     caps = captures(tmp_path, site, clock, start, end)
-    timeline = follow_until(caps, "todays00001", 240)
+    timeline = follow_until(caps, clock, "todays00001", live + timedelta(seconds=12), 240)
     assert len(timeline.segments) >= 3
     assert timeline.meta.get("video_ids") == ["todays00001"]
 
