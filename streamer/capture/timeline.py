@@ -28,8 +28,6 @@ its file was renamed into place, so every row points at a complete file.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +44,9 @@ from streamer.capture.timeline_model import (
     Run,
     Segment,
 )
+from streamer.capture.timeline_rows import Listing, read_rows
 from streamer.capture.timeline_writer import TimelineWriter
-from streamer.timeutil import iso, parse_iso
+from streamer.timeutil import iso
 
 # The recording's public model, importable from here (defined in timeline_model/_writer).
 __all__ = [
@@ -85,31 +84,20 @@ class Timeline:
         gaps: list[Gap] = []
         reasons: dict[int, str] = {}
         end_state = end_reason = None
-        present = _Listing(directory)
-        for row in _rows(directory / TIMELINE):
-            kind = row.get("t")
+        present = Listing(directory)
+        for row in read_rows(directory / TIMELINE):
+            kind = row[0]
             if kind == "seg":
-                seg = Segment(
-                    part=int(row["part"]),
-                    seq=int(row["seq"]),
-                    start=parse_iso(row["start"]),
-                    duration=float(row["dur"]),
-                    bytes=int(row["bytes"]),
-                    file=str(row["file"]),
-                    pdt=bool(row.get("pdt", True)),
-                    src=str(row.get("src", "live")),
-                )
+                seg = row[1]
                 if not files or present.has(seg.file):
                     segments[(seg.part, seg.seq)] = seg
             elif kind == "gap":
-                gaps.append(
-                    Gap(parse_iso(row["start"]), parse_iso(row["end"]), row.get("reason", ""))
-                )
+                gaps.append(row[1])
             elif kind == "part":
-                reasons[int(row["part"])] = str(row.get("reason", ""))
+                reasons[row[1]] = row[2]
             elif kind == "end":
-                end_state, end_reason = row.get("state"), row.get("reason")
-            elif kind == "start":  # a resumed recording is open again
+                end_state, end_reason = row[1], row[2]
+            elif kind == "start":
                 end_state = end_reason = None
         meta: dict[str, Any] = {}
         if (directory / META).exists():
@@ -270,45 +258,3 @@ class Timeline:
             "reason": self.end_reason,
             "source_url": self.meta.get("source_url"),
         }
-
-
-class _Listing:
-    """Which files a recording holds: one directory listing per folder, read when first asked,
-    instead of a stat per segment (a day's timeline has tens of thousands, and status reads it
-    on every poll while it grows). The timeline is read before any listing, and a row is
-    written only after its file, so every file a row names is there to be listed."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.folders: dict[str, frozenset[str]] = {}
-
-    def has(self, rel: str) -> bool:
-        folder, _, name = rel.rpartition("/")
-        names = self.folders.get(folder)
-        if names is None:
-            names = self.folders[folder] = self._list(self.root / folder if folder else self.root)
-        return name in names
-
-    @staticmethod
-    def _list(folder: Path) -> frozenset[str]:
-        try:
-            with os.scandir(folder) as entries:
-                return frozenset(e.name for e in entries if e.is_file())
-        except OSError:
-            return frozenset()
-
-
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        return
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a torn last line after a crash
-        if isinstance(row, dict):
-            yield row
