@@ -54,12 +54,10 @@ class Gap:
         }
 
 
-@dataclass
-class Run:
-    """Segments of one part with consecutive sequence numbers: one continuous piece of media."""
+class _Span:
+    """What a run of segments in time order spans."""
 
-    part: int
-    segments: list[Segment] = field(default_factory=list)
+    segments: list[Segment]
 
     @property
     def start(self) -> datetime:
@@ -72,6 +70,14 @@ class Run:
     @property
     def duration_s(self) -> float:
         return sum(s.duration for s in self.segments)
+
+
+@dataclass
+class Run(_Span):
+    """Segments of one part with consecutive sequence numbers: one continuous piece of media."""
+
+    part: int
+    segments: list[Segment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,19 +101,7 @@ class Piece:
 
 
 @dataclass
-class Part:
+class Part(_Span):
     index: int
     segments: list[Segment]
     reason: str = ""
-
-    @property
-    def start(self) -> datetime:
-        return self.segments[0].start
-
-    @property
-    def end(self) -> datetime:
-        return self.segments[-1].end
-
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration for s in self.segments)

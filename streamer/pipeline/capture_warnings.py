@@ -32,19 +32,7 @@ class WatchWarnings:
         if status.hint:
             reason += f" (hint: {status.hint})"
         self._mark(b, B.WATCHING, reason)
-        key = (b.event_id, b.id, status.kind)
-        if key not in self._warned:
-            self._warned.add(key)
-            self._emit(
-                "broadcast.warning",
-                {
-                    "event_id": b.event_id,
-                    "broadcast_id": b.id,
-                    "kind": status.kind,
-                    "reason": status.error,
-                    "hint": status.hint,
-                },
-            )
+        self._once(b, status.kind, status.error, status.hint)
 
     def watch_url_ended(self, b: BroadcastView) -> None:
         """A watch URL cannot follow a stream that YouTube restarted as a new video."""
@@ -56,16 +44,20 @@ class WatchWarnings:
             "cannot follow it: use the channel's /live URL"
         )
         self._mark(b, B.WATCHING, reason)
-        key = (b.event_id, b.id, "watch_url_ended")
-        if key not in self._warned:
-            self._warned.add(key)
-            self._emit(
-                "broadcast.warning",
-                {
-                    "event_id": b.event_id,
-                    "broadcast_id": b.id,
-                    "kind": "watch_url_ended",
-                    "reason": reason,
-                    "hint": "use the channel's /live URL",
-                },
-            )
+        self._once(b, "watch_url_ended", reason, "use the channel's /live URL")
+
+    def _once(self, b: BroadcastView, kind: str, reason: str | None, hint: str | None) -> None:
+        key = (b.event_id, b.id, kind)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self._emit(
+            "broadcast.warning",
+            {
+                "event_id": b.event_id,
+                "broadcast_id": b.id,
+                "kind": kind,
+                "reason": reason,
+                "hint": hint,
+            },
+        )
